@@ -1,0 +1,210 @@
+package jsonscan
+
+// ObjectIter walks the members of a JSON object, validating each value as it
+// passes it. The zero value is not usable; create one with [NewObjectIter].
+//
+//	it := jsonscan.NewObjectIter(b)
+//	for it.Next() {
+//		switch string(it.Key()) { ... it.Value() ... }
+//	}
+//	if err := it.Err(); err != nil { ... }
+type ObjectIter struct {
+	b       []byte
+	i       int
+	key     []byte
+	keyEsc  bool
+	keyBuf  []byte
+	val     []byte
+	err     error
+	started bool
+	done    bool
+}
+
+// NewObjectIter returns an iterator over the object in b. b may have leading
+// and trailing whitespace; anything else after the object is an error.
+func NewObjectIter(b []byte) ObjectIter { return ObjectIter{b: b} }
+
+// Next advances to the next member and reports whether there is one. It
+// returns false at the end of the object or on the first error.
+func (it *ObjectIter) Next() bool {
+	if it.done {
+		return false
+	}
+	b := it.b
+	i := SkipSpace(b, it.i)
+	if !it.started {
+		it.started = true
+		if i >= len(b) {
+			return it.fail(unexpectedEnd(i))
+		}
+		if b[i] != '{' {
+			return it.fail(syntaxErr(i, "expected object, found %s", KindOf(b[i:])))
+		}
+		i = SkipSpace(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return it.end(i + 1)
+		}
+	} else {
+		if i >= len(b) {
+			return it.fail(unexpectedEnd(i))
+		}
+		switch b[i] {
+		case ',':
+			i = SkipSpace(b, i+1)
+		case '}':
+			return it.end(i + 1)
+		default:
+			return it.fail(syntaxErr(i, "expected ',' or '}' in object, found %q", b[i]))
+		}
+	}
+	if i >= len(b) {
+		return it.fail(unexpectedEnd(i))
+	}
+	if b[i] != '"' {
+		return it.fail(syntaxErr(i, "expected string key, found %q", b[i]))
+	}
+	kend, esc, err := scanString(b, i)
+	if err != nil {
+		return it.fail(err)
+	}
+	it.key, it.keyEsc = b[i+1:kend-1], esc
+	i = SkipSpace(b, kend)
+	if i >= len(b) {
+		return it.fail(unexpectedEnd(i))
+	}
+	if b[i] != ':' {
+		return it.fail(syntaxErr(i, "expected ':' after object key, found %q", b[i]))
+	}
+	vstart := SkipSpace(b, i+1)
+	vend, err := Skip(b, vstart)
+	if err != nil {
+		return it.fail(err)
+	}
+	it.val = b[vstart:vend]
+	it.i = vend
+	return true
+}
+
+func (it *ObjectIter) end(i int) bool {
+	it.done = true
+	it.key, it.val = nil, nil
+	if j := SkipSpace(it.b, i); j != len(it.b) {
+		it.err = syntaxErr(j, "unexpected data after object")
+	}
+	return false
+}
+
+func (it *ObjectIter) fail(err error) bool {
+	it.done = true
+	it.key, it.val = nil, nil
+	it.err = err
+	return false
+}
+
+// Key returns the current member's name, unescaped. The slice is valid until
+// the next call to Next.
+func (it *ObjectIter) Key() []byte {
+	if !it.keyEsc {
+		return it.key
+	}
+	it.keyBuf = appendUnescaped(it.keyBuf[:0], it.key)
+	return it.keyBuf
+}
+
+// Value returns the current member's value: a validated sub-slice of the
+// input, without surrounding whitespace.
+func (it *ObjectIter) Value() []byte { return it.val }
+
+// Kind returns the kind of the current member's value.
+func (it *ObjectIter) Kind() Kind { return KindOf(it.val) }
+
+// Offset returns the byte offset just past the current value in the input.
+func (it *ObjectIter) Offset() int { return it.i }
+
+// Err returns the first error met, or nil.
+func (it *ObjectIter) Err() error { return it.err }
+
+// ArrayIter walks the elements of a JSON array. Create one with
+// [NewArrayIter].
+type ArrayIter struct {
+	b       []byte
+	i       int
+	n       int
+	val     []byte
+	err     error
+	started bool
+	done    bool
+}
+
+// NewArrayIter returns an iterator over the array in b.
+func NewArrayIter(b []byte) ArrayIter { return ArrayIter{b: b, n: -1} }
+
+// Next advances to the next element and reports whether there is one.
+func (it *ArrayIter) Next() bool {
+	if it.done {
+		return false
+	}
+	b := it.b
+	i := SkipSpace(b, it.i)
+	if !it.started {
+		it.started = true
+		if i >= len(b) {
+			return it.fail(unexpectedEnd(i))
+		}
+		if b[i] != '[' {
+			return it.fail(syntaxErr(i, "expected array, found %s", KindOf(b[i:])))
+		}
+		i = SkipSpace(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return it.end(i + 1)
+		}
+	} else {
+		if i >= len(b) {
+			return it.fail(unexpectedEnd(i))
+		}
+		switch b[i] {
+		case ',':
+			i = SkipSpace(b, i+1)
+		case ']':
+			return it.end(i + 1)
+		default:
+			return it.fail(syntaxErr(i, "expected ',' or ']' in array, found %q", b[i]))
+		}
+	}
+	end, err := Skip(b, i)
+	if err != nil {
+		return it.fail(err)
+	}
+	it.val = b[i:end]
+	it.i = end
+	it.n++
+	return true
+}
+
+func (it *ArrayIter) end(i int) bool {
+	it.done = true
+	it.val = nil
+	if j := SkipSpace(it.b, i); j != len(it.b) {
+		it.err = syntaxErr(j, "unexpected data after array")
+	}
+	return false
+}
+
+func (it *ArrayIter) fail(err error) bool {
+	it.done = true
+	it.val = nil
+	it.err = err
+	return false
+}
+
+// Value returns the current element: a validated sub-slice of the input.
+func (it *ArrayIter) Value() []byte { return it.val }
+
+// Kind returns the kind of the current element.
+func (it *ArrayIter) Kind() Kind { return KindOf(it.val) }
+
+// Index returns the 0-based index of the current element.
+func (it *ArrayIter) Index() int { return it.n }
+
+// Err returns the first error met, or nil.
+func (it *ArrayIter) Err() error { return it.err }

@@ -1,0 +1,251 @@
+package jsonscan
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValid(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{`{}`, true},
+		{` { } `, true},
+		{`[]`, true},
+		{`"x"`, true},
+		{`0`, true},
+		{`-0.5e+10`, true},
+		{`1E5`, true},
+		{`true`, true},
+		{`null`, true},
+		{`{"a":[1,2,{"b":null}],"c":"d\u00e9\n"}`, true},
+		{`{"a":1,}`, false},
+		{`[1,]`, false},
+		{`[1 2]`, false},
+		{`{"a" 1}`, false},
+		{`{a:1}`, false},
+		{`01`, false},
+		{`-`, false},
+		{`1.`, false},
+		{`1e`, false},
+		{`.5`, false},
+		{`+1`, false},
+		{`"abc`, false},
+		{`"a\x"`, false},
+		{`"a\u12"`, false},
+		{"\"a\tb\"", false},
+		{`tru`, false},
+		{`nul`, false},
+		{`{"a":1}}`, false},
+		{`{"a":1} x`, false},
+		{`[`, false},
+		{`{"a":`, false},
+		{``, false},
+		{`   `, false},
+		{`{"a":"b"]`, false},
+		{`["a"}`, false},
+		{strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth), true},
+		{strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), false},
+		{`"long string with no escapes at all, longer than eight bytes"`, true},
+		{`"\\\"\/\b\f\n\r\t\uD83D\uDE00"`, true},
+	}
+	for _, tc := range tests {
+		if got := Valid([]byte(tc.in)); got != tc.want {
+			t.Errorf("Valid(%.40q) = %v, want %v", tc.in, got, tc.want)
+		}
+		if tc.want != json.Valid([]byte(tc.in)) && !strings.HasPrefix(tc.in, "[[[[") {
+			t.Errorf("test case %.40q disagrees with encoding/json", tc.in)
+		}
+	}
+}
+
+func TestSkipErrorOffset(t *testing.T) {
+	_, err := Skip([]byte(`{"a": [1, 2, x]}`), 0)
+	var se *SyntaxError
+	if !errors.As(err, &se) {
+		t.Fatalf("Skip error = %v, want *SyntaxError", err)
+	}
+	if se.Offset != 13 {
+		t.Errorf("SyntaxError.Offset = %d, want 13 (%v)", se.Offset, err)
+	}
+}
+
+func TestObjectIter(t *testing.T) {
+	in := []byte(` {"a" : 1, "b\"c": {"x": [true]}, "d": "e" } `)
+	type kv struct{ k, v string }
+	var got []kv
+	it := NewObjectIter(in)
+	for it.Next() {
+		got = append(got, kv{string(it.Key()), string(it.Value())})
+	}
+	if err := it.Err(); err != nil {
+		t.Fatalf("Err() = %v", err)
+	}
+	want := []kv{{"a", "1"}, {`b"c`, `{"x": [true]}`}, {"d", `"e"`}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("member %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestObjectIterErrors(t *testing.T) {
+	for _, in := range []string{`[1]`, `{"a":1`, `{"a":1,}`, `{"a":1} x`, `{"a":}`, `{1:2}`, ``} {
+		it := NewObjectIter([]byte(in))
+		for it.Next() {
+		}
+		if it.Err() == nil {
+			t.Errorf("ObjectIter(%q): no error", in)
+		}
+	}
+}
+
+func TestArrayIter(t *testing.T) {
+	it := NewArrayIter([]byte(`[ {"a":1} , "x", [2] ]`))
+	var got []string
+	for it.Next() {
+		got = append(got, string(it.Value()))
+	}
+	if it.Err() != nil {
+		t.Fatal(it.Err())
+	}
+	if strings.Join(got, "|") != `{"a":1}|"x"|[2]` {
+		t.Errorf("elements = %q", got)
+	}
+	it = NewArrayIter([]byte(`[1,2`))
+	for it.Next() {
+	}
+	if it.Err() == nil {
+		t.Error("unterminated array: no error")
+	}
+}
+
+func TestUnquote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`""`, ""},
+		{`"abc"`, "abc"},
+		{`"a\"b\\c\/d"`, `a"b\c/d`},
+		{`"\b\f\n\r\t"`, "\b\f\n\r\t"},
+		{`"\u00e9\u4e2d"`, "é中"},
+		{`"\uD83D\uDE00"`, "😀"},
+		{`"\uD83D"`, "\uFFFD"},
+		{`"\uDE00x"`, "\uFFFDx"},
+		{`"\uD83Dx"`, "\uFFFDx"},
+	}
+	for _, tc := range tests {
+		got, err := Unquote([]byte(tc.in))
+		if err != nil || got != tc.want {
+			t.Errorf("Unquote(%s) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+		var std string
+		if err := json.Unmarshal([]byte(tc.in), &std); err != nil || std != got {
+			t.Errorf("Unquote(%s) = %q; encoding/json says %q", tc.in, got, std)
+		}
+	}
+	if _, err := Unquote([]byte(`12`)); err == nil {
+		t.Error("Unquote(12): no error")
+	}
+}
+
+func TestScalarAccessors(t *testing.T) {
+	if v, ok := Bool([]byte(`"true"`)); !v || !ok {
+		t.Error(`Bool("true") != true`)
+	}
+	if v, ok := Bool([]byte(`false`)); v || !ok {
+		t.Error(`Bool(false) != false`)
+	}
+	if _, ok := Bool([]byte(`"yes"`)); ok {
+		t.Error(`Bool("yes") ok`)
+	}
+	if n, ok := Int([]byte(`"42"`)); n != 42 || !ok {
+		t.Errorf(`Int("42") = %d, %v`, n, ok)
+	}
+	if f, ok := Float([]byte(`7.5`)); f != 7.5 || !ok {
+		t.Errorf(`Float(7.5) = %v, %v`, f, ok)
+	}
+	if s := Str([]byte(`null`)); s != "" {
+		t.Errorf("Str(null) = %q", s)
+	}
+	if s := Scalar([]byte(`123`)); s != "123" {
+		t.Errorf("Scalar(123) = %q", s)
+	}
+}
+
+func TestBoundary(t *testing.T) {
+	tests := []struct {
+		in      string
+		wantEnd int // index just past the value
+	}{
+		{`{"a":"}"} tail`, 9},
+		{`["x\"]", [1]],`, 13},
+		{`"a\\" x`, 5},
+		{`123,`, 3},
+		{`true]`, 4},
+	}
+	for _, tc := range tests {
+		// Feed the input one byte at a time to exercise resumption.
+		var s Boundary
+		b := []byte(tc.in)
+		end, done := 0, false
+		for n := 1; n <= len(b) && !done; n++ {
+			end, done = s.Scan(b[:n], end)
+		}
+		if !done || end != tc.wantEnd {
+			t.Errorf("Boundary(%q) = %d, %v; want %d", tc.in, end, done, tc.wantEnd)
+		}
+	}
+	var s Boundary
+	if _, done := s.Scan([]byte(`42`), 0); done || !s.Pending() {
+		t.Errorf("scalar at end of input: done=%v pending=%v", done, s.Pending())
+	}
+}
+
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2,{"b":null}],"c":"d\u00e9"}`, `[1,]`, `"\uD83D"`, `-0.1e+5`, `{"a":"b\"c"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := Valid(b)
+		want := json.Valid(b)
+		if got != want {
+			if strings.Count(string(b), "[")+strings.Count(string(b), "{") > MaxDepth {
+				return // deeper than we accept; encoding/json allows 10000
+			}
+			t.Fatalf("Valid(%q) = %v, encoding/json.Valid = %v", b, got, want)
+		}
+		if !got {
+			return
+		}
+		// Every valid document's strings must unquote as encoding/json does.
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		if KindOf(b[SkipSpace(b, 0):]) == String {
+			s, err := Unquote([]byte(strings.TrimSpace(string(b))))
+			if err != nil || s != v.(string) {
+				t.Fatalf("Unquote(%q) = %q, %v; encoding/json: %q", b, s, err, v)
+			}
+		}
+		// The boundary scanner must find the same end as the validator.
+		start := SkipSpace(b, 0)
+		end, _ := Skip(b, start)
+		var bd Boundary
+		bend, done := bd.Scan(b, start)
+		if !done && bd.Pending() {
+			bend, done = len(b), true
+		}
+		if !done || bend != end {
+			t.Fatalf("Boundary end = %d, %v; Skip end = %d for %q", bend, done, end, b)
+		}
+	})
+}
