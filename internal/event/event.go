@@ -1,0 +1,276 @@
+// Package event defines Event, the one normalised record every stage of
+// Vigil's pipeline works on: decoders produce it, enrichers annotate it,
+// rules read it and sinks store it.
+//
+// An Event is built by one decoder goroutine and is read-only afterwards, so
+// it may be shared between goroutines without locking. Strings in an Event may
+// alias its Raw bytes; Raw must never be modified.
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"time"
+)
+
+// Kind is the broad source of an event.
+type Kind uint8
+
+// The kinds of event Vigil understands.
+const (
+	KindUnknown        Kind = iota
+	KindCloudTrail          // a CloudTrail record: API call, service event, console action, Insight
+	KindSignIn              // a console sign-in record (CloudTrail eventType AwsConsoleSignIn)
+	KindGuardDuty           // a GuardDuty finding
+	KindAccessAnalyzer      // an IAM Access Analyzer finding
+	KindFlowLog             // a VPC Flow Logs record
+	KindS3Notification      // an S3 event notification: a pointer to an object, not the object
+	numKinds
+)
+
+var kindNames = [numKinds]string{"unknown", "cloudtrail", "signin", "guardduty", "accessanalyzer", "flowlog", "s3notification"}
+
+// String returns the kind's stable name, used in output and configuration.
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// ParseKind returns the kind with the given name.
+func ParseKind(s string) (Kind, bool) {
+	for k, n := range kindNames {
+		if n == s {
+			return Kind(k), true
+		}
+	}
+	return KindUnknown, false
+}
+
+// Kinds returns every known kind except KindUnknown, in order.
+func Kinds() []Kind {
+	ks := make([]Kind, 0, numKinds-1)
+	for k := KindCloudTrail; k < numKinds; k++ {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// Tristate is a boolean that may be unknown, as many AWS fields are optional.
+type Tristate int8
+
+// Tristate values.
+const (
+	Unknown Tristate = iota
+	True
+	False
+)
+
+// TristateOf converts a known boolean.
+func TristateOf(b bool) Tristate {
+	if b {
+		return True
+	}
+	return False
+}
+
+// String returns "true", "false" or "unknown".
+func (t Tristate) String() string {
+	switch t {
+	case True:
+		return "true"
+	case False:
+		return "false"
+	}
+	return "unknown"
+}
+
+// Event is one normalised security event.
+type Event struct {
+	Kind Kind
+	// ID identifies the event: CloudTrail eventID, finding id, or, when the
+	// source has no id (flow logs), empty; use [Event.StableID].
+	ID string
+	// Time is when the event happened (CloudTrail eventTime, finding
+	// updatedAt, flow start).
+	Time    time.Time
+	Account string // the account the event belongs to (recipientAccountId, finding accountId, flow account-id)
+	Region  string
+
+	// Service and Action say what happened: CloudTrail eventSource and
+	// eventName; for findings the product and the finding type; for flow
+	// records "vpc-flow-logs" and ACCEPT/REJECT.
+	Service string
+	Action  string
+	// EventType is CloudTrail's eventType (AwsApiCall, AwsServiceEvent,
+	// AwsConsoleSignIn, AwsConsoleAction, AwsCloudTrailInsight,
+	// AwsVpceEvent); empty for other kinds.
+	EventType string
+
+	Actor Actor
+	// SourceIP is the caller's address when it is an IP address.
+	SourceIP netip.Addr
+	// SourceAddress is the source as written, which for CloudTrail may be a
+	// service name ("s3.amazonaws.com") or "AWS Internal".
+	SourceAddress string
+	UserAgent     string
+	VPCEndpointID string
+
+	Resources []Resource
+
+	ErrorCode    string
+	ErrorMessage string
+	ReadOnly     Tristate
+
+	// RequestParameters, ResponseElements, AdditionalEventData,
+	// ServiceEventDetails and InsightDetails are the raw JSON of those
+	// CloudTrail fields, sub-slices of Raw; nil when absent or null.
+	RequestParameters   []byte
+	ResponseElements    []byte
+	AdditionalEventData []byte
+	ServiceEventDetails []byte
+	InsightDetails      []byte
+
+	SignIn  *SignIn   // set for KindSignIn
+	Finding *Finding  // set for KindGuardDuty and KindAccessAnalyzer
+	Flow    *Flow     // set for KindFlowLog
+	Object  *S3Object // set for KindS3Notification
+
+	// Raw is the record exactly as it appeared in its innermost container
+	// (after gzip, base64 and JSON-string unwrapping), kept as evidence.
+	Raw    []byte
+	Origin Origin
+}
+
+// Failed reports whether the event records a call that AWS refused or that
+// failed (it has an error code).
+func (e *Event) Failed() bool { return e.ErrorCode != "" }
+
+// StableID returns ID when set and otherwise a stable hash of the raw record,
+// so that the same record delivered twice gets the same id.
+func (e *Event) StableID() string {
+	if e.ID != "" {
+		return e.ID
+	}
+	sum := sha256.Sum256(e.Raw)
+	return e.Kind.String() + "-" + hex.EncodeToString(sum[:16])
+}
+
+// Resource is an AWS resource an event touches.
+type Resource struct {
+	ARN     string `json:"arn,omitempty"`
+	Type    string `json:"type,omitempty"` // e.g. AWS::S3::Bucket
+	Account string `json:"account,omitempty"`
+}
+
+// Actor is who did it.
+type Actor struct {
+	// Type is CloudTrail's userIdentity.type: Root, IAMUser, AssumedRole,
+	// FederatedUser, AWSAccount, AWSService, IdentityCenterUser, SAMLUser,
+	// WebIdentityUser, Directory, Unknown.
+	Type        string   `json:"type,omitempty"`
+	ARN         string   `json:"arn,omitempty"`
+	PrincipalID string   `json:"principal_id,omitempty"`
+	Account     string   `json:"account,omitempty"`
+	UserName    string   `json:"user_name,omitempty"`
+	AccessKeyID string   `json:"access_key_id,omitempty"`
+	MFA         Tristate `json:"mfa"`
+	// SessionIssuer is the role or user whose credentials a session uses.
+	SessionIssuer     string `json:"session_issuer,omitempty"`
+	SessionIssuerType string `json:"session_issuer_type,omitempty"`
+	// SessionName is the role session name of an assumed role.
+	SessionName      string `json:"session_name,omitempty"`
+	InvokedBy        string `json:"invoked_by,omitempty"`
+	IdentityProvider string `json:"identity_provider,omitempty"`
+	SourceIdentity   string `json:"source_identity,omitempty"`
+}
+
+// Name returns a short human name for the actor: the user or role and session
+// where known, else the ARN, principal id or invoking service.
+func (a *Actor) Name() string {
+	switch {
+	case a.Type == "Root":
+		return "root"
+	case a.Type == "AssumedRole" && a.SessionIssuer != "":
+		name := lastSegment(a.SessionIssuer)
+		if a.SessionName != "" {
+			return name + "/" + a.SessionName
+		}
+		return name
+	case a.UserName != "":
+		return a.UserName
+	case a.ARN != "":
+		return a.ARN
+	case a.InvokedBy != "":
+		return a.InvokedBy
+	}
+	return a.PrincipalID
+}
+
+func lastSegment(arn string) string {
+	for i := len(arn) - 1; i >= 0; i-- {
+		if arn[i] == '/' || arn[i] == ':' {
+			return arn[i+1:]
+		}
+	}
+	return arn
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (t Tristate) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// SignIn holds the console sign-in specifics of a KindSignIn event.
+type SignIn struct {
+	// Result is "Success" or "Failure" (responseElements.ConsoleLogin) for
+	// ConsoleLogin, empty for other sign-in events.
+	Result string `json:"result,omitempty"`
+	// MFAUsed is additionalEventData.MFAUsed.
+	MFAUsed  Tristate `json:"mfa_used"`
+	LoginTo  string   `json:"login_to,omitempty"`
+	Mobile   Tristate `json:"mobile"`
+	Failure  string   `json:"failure,omitempty"` // errorMessage of a failed sign-in
+	Identity string   `json:"identity_provider,omitempty"`
+}
+
+// Finding holds the specifics of a GuardDuty or Access Analyzer finding.
+type Finding struct {
+	ID          string  `json:"id"`
+	Type        string  `json:"type,omitempty"`
+	Title       string  `json:"title,omitempty"`
+	Description string  `json:"description,omitempty"`
+	Severity    float64 `json:"severity,omitempty"` // GuardDuty 0.0–10.0
+	// Status is Access Analyzer's ACTIVE/ARCHIVED/RESOLVED.
+	Status       string    `json:"status,omitempty"`
+	Archived     bool      `json:"archived,omitempty"`
+	Sample       bool      `json:"sample,omitempty"`
+	Count        int64     `json:"count,omitempty"`
+	ResourceType string    `json:"resource_type,omitempty"`
+	FirstSeen    time.Time `json:"first_seen,omitzero"`
+	LastSeen     time.Time `json:"last_seen,omitzero"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at,omitzero"`
+	// Public is Access Analyzer's isPublic.
+	Public Tristate `json:"public"`
+	// Principal is Access Analyzer's principal map, raw JSON.
+	Principal []byte   `json:"-"`
+	Actions   []string `json:"actions,omitempty"`
+	// RemoteIPs are every remote address the finding names (GuardDuty
+	// remoteIpDetails), so enrichment and rules see all of them.
+	RemoteIPs []netip.Addr `json:"remote_ips,omitempty"`
+	Error     string       `json:"error,omitempty"`
+}
+
+// S3Object is the object an S3 event notification points at.
+type S3Object struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	Size      int64  `json:"size,omitempty"`
+	VersionID string `json:"version_id,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+	Sequencer string `json:"sequencer,omitempty"`
+}
