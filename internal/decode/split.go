@@ -1,0 +1,462 @@
+package decode
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/vigil-sec/vigil/internal/event"
+	"github.com/vigil-sec/vigil/internal/flowlog"
+)
+
+// form says how a frame's bytes are to be decoded.
+type form uint8
+
+const (
+	formJSON     form = iota // a JSON value of any shape
+	formFlowLine             // a flow-log record line
+	formError                // a record the splitter had to reject
+)
+
+// Frame is one record cut from a payload, not yet decoded. Its Data is
+// never modified once the frame is built, so decoded events may alias it.
+type Frame struct {
+	Data   []byte
+	Origin event.Origin
+	form   form
+	flow   *flowlog.Format
+	hint   flowlog.Hint
+	err    error
+}
+
+// Info describes a payload once it has been split.
+type Info struct {
+	// Format names how the payload was framed: "cloudtrail" (a Records
+	// file), "json-array", "json", "ndjson", "flowlog" or "empty", with
+	// "+gzip" when it was compressed.
+	Format string
+	// Records is the number of frames cut from the payload.
+	Records int
+}
+
+// batch sizes: frames are handed on in batches to amortise channel and
+// scheduling costs.
+const (
+	batchFrames = 512
+	batchBytes  = 1 << 20
+)
+
+// splitter accumulates frames into batches backed by one allocation each.
+type splitter struct {
+	ctx    context.Context
+	source string
+	emit   func([]Frame) error
+	frames []Frame
+	slab   []byte
+	n      int
+}
+
+func (s *splitter) add(data []byte, o event.Origin, fm form, flow *flowlog.Format, hint flowlog.Hint, err error) error {
+	var own []byte
+	if len(data) > 0 {
+		if len(data) > cap(s.slab)-len(s.slab) {
+			if len(data) > batchBytes/4 {
+				own = append([]byte(nil), data...)
+			} else {
+				s.slab = make([]byte, 0, batchBytes)
+			}
+		}
+		if own == nil {
+			start := len(s.slab)
+			s.slab = append(s.slab, data...)
+			own = s.slab[start:len(s.slab):len(s.slab)]
+		}
+	}
+	s.frames = append(s.frames, Frame{Data: own, Origin: o, form: fm, flow: flow, hint: hint, err: err})
+	s.n++
+	if len(s.frames) >= batchFrames || len(s.slab) >= batchBytes-4096 {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *splitter) flush() error {
+	if len(s.frames) == 0 {
+		return nil
+	}
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	b := s.frames
+	s.frames = make([]Frame, 0, batchFrames)
+	s.slab = nil
+	return s.emit(b)
+}
+
+// Split reads one payload and calls emit with batches of frames, in order.
+// source names the payload in origins (a path, s3://bucket/key, ...). emit
+// owns each batch it is given. Split returns an error only when the payload
+// as a whole is unusable (I/O, gzip, limits, unknown format); records
+// already emitted stay valid.
+func Split(ctx context.Context, r io.Reader, source string, lim Limits, emit func([]Frame) error) (Info, error) {
+	lim = lim.withDefaults()
+	var info Info
+	dr, compression, err := decompress(r, lim)
+	if err != nil {
+		return info, err
+	}
+	s := &splitter{ctx: ctx, source: source, emit: emit, frames: make([]Frame, 0, batchFrames)}
+	rd := newReader(dr, lim.MaxRecordBytes)
+	format, err := s.split(rd)
+	if ferr := s.flush(); err == nil {
+		err = ferr
+	}
+	info.Format, info.Records = format, s.n
+	if compression != "" && format != "" {
+		info.Format += "+" + compression
+	}
+	return info, err
+}
+
+func (s *splitter) split(rd *reader) (string, error) {
+	c, ok := rd.peek()
+	if !ok {
+		if err := rd.readErr(); err != nil {
+			return "", err
+		}
+		return "empty", nil
+	}
+	if c == '{' || c == '[' {
+		return s.splitJSON(rd)
+	}
+	return s.splitText(rd)
+}
+
+func (s *splitter) origin(index int, line int, off int64) event.Origin {
+	return event.Origin{Source: s.source, Index: index, Line: line, Offset: off}
+}
+
+// splitJSON frames a JSON payload: a CloudTrail log file ({"Records":[...]})
+// or a top-level array, both streamed element by element; a single value;
+// NDJSON; or values concatenated with or without whitespace (Firehose).
+func (s *splitter) splitJSON(rd *reader) (string, error) {
+	index := 0
+	format := "json"
+	c, _ := rd.peek()
+	switch {
+	case recordsPrefix(rd):
+		format = "cloudtrail"
+		if err := s.streamArray(rd, &index, "the Records array"); err != nil {
+			return format, err
+		}
+		if err := finishObject(rd); err != nil {
+			return format, err
+		}
+	case c == '[':
+		format = "json-array"
+		rd.consume(1)
+		if err := s.streamArray(rd, &index, "the top-level array"); err != nil {
+			return format, err
+		}
+	default:
+		onFirstLine := rd.line == 0
+		v, off, err := rd.value()
+		if err != nil {
+			return format, s.valueErr(err, v, index, off)
+		}
+		line := 0
+		if onFirstLine && bytes.IndexByte(v, '\n') < 0 {
+			line = 1
+		}
+		if err := s.add(v, s.origin(index, line, off), formJSON, nil, flowlog.Hint{}, nil); err != nil {
+			return format, err
+		}
+		index++
+		// One value alone on the first line, then more lines: NDJSON.
+		if line == 1 {
+			if blank, _ := restOfLineBlank(rd); blank {
+				if _, more := rd.peek(); more {
+					format = "ndjson"
+					return format, s.splitLines(rd, &index)
+				}
+			}
+		}
+	}
+	// Further values, one after another.
+	for {
+		v, off, err := rd.value()
+		if err == io.EOF {
+			return format, nil
+		}
+		if err != nil {
+			if err := s.valueErr(err, v, index, off); err != nil {
+				return format, err
+			}
+			index++
+			continue
+		}
+		if err := s.add(v, s.origin(index, 0, off), formJSON, nil, flowlog.Hint{}, nil); err != nil {
+			return format, err
+		}
+		index++
+	}
+}
+
+// valueErr turns a framing error for one value into a record error frame
+// when the stream can go on, and returns the error when it cannot.
+func (s *splitter) valueErr(err error, v []byte, index int, off int64) error {
+	o := s.origin(index, 0, off)
+	var tl errTooLarge
+	switch {
+	case errors.As(err, &tl):
+		return s.add(nil, o, formError, nil, flowlog.Hint{}, err)
+	case errors.Is(err, ErrTruncated):
+		if ferr := s.add(nil, o, formError, nil, flowlog.Hint{}, fmt.Errorf("payload ends inside this record (%d bytes read)", len(v))); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("%w at byte %d", ErrTruncated, off+int64(len(v)))
+	}
+	return err
+}
+
+// restOfLineBlank reports whether only spaces remain before the next
+// newline, which it consumes, and ok=false at the end of the stream.
+func restOfLineBlank(rd *reader) (blank, ok bool) {
+	for {
+		b := rd.ahead(1)
+		if len(b) == 0 {
+			return false, false
+		}
+		switch b[0] {
+		case ' ', '\t', '\r':
+			rd.consume(1)
+		case '\n':
+			rd.consume(1)
+			rd.line++
+			return true, true
+		default:
+			return false, true
+		}
+	}
+}
+
+// splitLines frames the rest of an NDJSON payload one line at a time, so
+// that a broken line costs only itself.
+func (s *splitter) splitLines(rd *reader, index *int) error {
+	for {
+		line, n, off, err := rd.nextLine()
+		if err == io.EOF {
+			return nil
+		}
+		o := s.origin(*index, n, off)
+		if err != nil {
+			var tl errTooLarge
+			if !errors.As(err, &tl) {
+				return err
+			}
+			if err := s.add(nil, o, formError, nil, flowlog.Hint{}, err); err != nil {
+				return err
+			}
+			*index++
+			continue
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if err := s.add(line, o, formJSON, nil, flowlog.Hint{}, nil); err != nil {
+			return err
+		}
+		*index++
+	}
+}
+
+// recordsPrefix reports whether the stream starts with {"Records":[ and, if
+// so, consumes that prefix.
+func recordsPrefix(rd *reader) bool {
+	b := rd.ahead(64)
+	i := 0
+	next := func() byte {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+			i++
+		}
+		if i < len(b) {
+			i++
+			return b[i-1]
+		}
+		return 0
+	}
+	if next() != '{' {
+		return false
+	}
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	if !bytes.HasPrefix(b[i:], []byte(`"Records"`)) {
+		return false
+	}
+	i += len(`"Records"`)
+	if next() != ':' || next() != '[' {
+		return false
+	}
+	rd.consume(i)
+	return true
+}
+
+// streamArray frames the elements of an array whose opening bracket has
+// been consumed, and consumes the closing bracket.
+func (s *splitter) streamArray(rd *reader, index *int, where string) error {
+	c, ok := rd.peek()
+	if !ok {
+		return s.endErr(rd, "inside "+where)
+	}
+	if c == ']' {
+		rd.consume(1)
+		return nil
+	}
+	for {
+		v, off, err := rd.value()
+		if err != nil {
+			if err == io.EOF {
+				return s.endErr(rd, "inside "+where)
+			}
+			if err := s.valueErr(err, v, *index, off); err != nil {
+				return err
+			}
+		} else if err := s.add(v, s.origin(*index, 0, off), formJSON, nil, flowlog.Hint{}, nil); err != nil {
+			return err
+		}
+		*index++
+		c, ok := rd.peek()
+		if !ok {
+			return s.endErr(rd, "inside "+where)
+		}
+		switch c {
+		case ',':
+			rd.consume(1)
+		case ']':
+			rd.consume(1)
+			return nil
+		default:
+			return fmt.Errorf("%w: expected ',' or ']' after record %d in %s at byte %d, found %q", errStructure, *index-1, where, rd.offset(), c)
+		}
+	}
+}
+
+func (s *splitter) endErr(rd *reader, where string) error {
+	if err := rd.readErr(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w %s at byte %d", ErrTruncated, where, rd.offset())
+}
+
+// finishObject consumes the members that follow the Records array in a
+// CloudTrail file (there are normally none) and the closing brace.
+func finishObject(rd *reader) error {
+	for {
+		c, ok := rd.peek()
+		if !ok {
+			if err := rd.readErr(); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w after the Records array at byte %d", ErrTruncated, rd.offset())
+		}
+		switch c {
+		case '}':
+			rd.consume(1)
+			return nil
+		case ',':
+			rd.consume(1)
+			if _, _, err := rd.value(); err != nil { // key
+				return fmt.Errorf("%w: after the Records array: %v", errStructure, err)
+			}
+			if c, ok := rd.peek(); !ok || c != ':' {
+				return fmt.Errorf("%w: expected ':' at byte %d", errStructure, rd.offset())
+			}
+			rd.consume(1)
+			if _, _, err := rd.value(); err != nil {
+				return fmt.Errorf("%w: after the Records array: %v", errStructure, err)
+			}
+		default:
+			return fmt.Errorf("%w: expected ',' or '}' after the Records array at byte %d, found %q", errStructure, rd.offset(), c)
+		}
+	}
+}
+
+// splitText frames a text payload, which must be a VPC flow log.
+func (s *splitter) splitText(rd *reader) (string, error) {
+	hint := flowlog.HintFromName(s.source)
+	first, n, off, err := rd.nextLine()
+	if err != nil {
+		return "", err
+	}
+	var format *flowlog.Format
+	index := 0
+	if f, herr := flowlog.ParseHeader(first); herr == nil {
+		format = f
+	} else {
+		fields := bytes.Fields(first)
+		if len(fields) == 0 || !isDigits(fields[0]) {
+			return "", fmt.Errorf("%w: %s", ErrUnknownFormat, describeText(first))
+		}
+		format = flowlog.Positional(len(fields))
+		if format == nil {
+			return "", fmt.Errorf("%w: the first line has %d fields and no header; a VPC flow log without a header must have the fields of a format version in documented order (14, 21, 25, 29, 39 or 40)", ErrUnknownFormat, len(fields))
+		}
+		if err := s.add(first, s.origin(index, n, off), formFlowLine, format, hint, nil); err != nil {
+			return "flowlog", err
+		}
+		index++
+	}
+	for {
+		line, n, off, err := rd.nextLine()
+		if err == io.EOF {
+			return "flowlog", nil
+		}
+		o := s.origin(index, n, off)
+		if err != nil {
+			var tl errTooLarge
+			if !errors.As(err, &tl) {
+				return "flowlog", err
+			}
+			if err := s.add(nil, o, formError, nil, hint, err); err != nil {
+				return "flowlog", err
+			}
+			index++
+			continue
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if err := s.add(line, o, formFlowLine, format, hint, nil); err != nil {
+			return "flowlog", err
+		}
+		index++
+	}
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// describeText says what an unrecognised text payload looks like, to make
+// the error useful.
+func describeText(line []byte) string {
+	fields := bytes.Fields(line)
+	switch {
+	case !utf8.Valid(line[:min(len(line), 512)]):
+		return "binary data (not JSON, gzip or a VPC flow log)"
+	case len(fields) > 3 && len(fields[0]) == 64 && bytes.Contains(line, []byte(" [")):
+		return "this looks like an S3 server access log, which Vigil does not read yet"
+	case bytes.Count(line, []byte(",")) >= 3:
+		return "this looks like CSV; Vigil reads AWS's native JSON and flow-log formats"
+	}
+	return "not JSON and not a VPC flow log"
+}
