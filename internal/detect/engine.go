@@ -1,0 +1,116 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/vigil-sec/vigil/internal/event"
+)
+
+// idPattern is the form of a rule id: lower-case words joined by hyphens.
+var idPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Engine routes events to the rules that can match them. It is immutable
+// after New and safe for concurrent use.
+type Engine struct {
+	rules []Rule
+	metas []Meta
+	// index maps each Key to the rules registered under it. An event meets
+	// the rules under its exact key, its service alone, its kind alone and
+	// the empty key.
+	index map[Key][]int
+}
+
+// New builds an engine over rules. It fails on a missing, malformed or
+// duplicate rule id.
+func New(rules []Rule) (*Engine, error) {
+	e := &Engine{index: make(map[Key][]int)}
+	seen := make(map[string]bool, len(rules))
+	for i, r := range rules {
+		m := r.Meta()
+		if !idPattern.MatchString(m.ID) {
+			return nil, fmt.Errorf("detect: rule %d: invalid id %q", i, m.ID)
+		}
+		if seen[m.ID] {
+			return nil, fmt.Errorf("detect: duplicate rule id %q", m.ID)
+		}
+		seen[m.ID] = true
+		e.rules = append(e.rules, r)
+		e.metas = append(e.metas, m)
+		keys := r.Keys()
+		if len(keys) == 0 {
+			keys = []Key{{}}
+		}
+		for _, k := range keys {
+			if !slices.Contains(e.index[k], i) {
+				e.index[k] = append(e.index[k], i)
+			}
+		}
+	}
+	return e, nil
+}
+
+// Rules returns the catalogue entries of the engine's rules, in order.
+func (e *Engine) Rules() []Meta { return slices.Clone(e.metas) }
+
+// RuleError is a fault of one rule on one event; the other rules still ran.
+type RuleError struct {
+	Rule  string
+	Event *event.Event
+	Err   error
+}
+
+func (e *RuleError) Error() string {
+	return fmt.Sprintf("rule %s on %s: %v", e.Rule, e.Event.Origin, e.Err)
+}
+
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// Eval runs every rule whose keys match ev and appends their findings to
+// dst. A rule that fails or panics is reported as a *RuleError and does not
+// stop the others.
+func (e *Engine) Eval(ctx context.Context, ev *event.Event, dst []Finding) ([]Finding, []error) {
+	var errs []error
+	var seenBuf [8]int
+	seen := seenBuf[:0]
+	for _, k := range [...]Key{
+		{Kind: ev.Kind, Service: ev.Service, Action: ev.Action},
+		{Kind: ev.Kind, Service: ev.Service},
+		{Kind: ev.Kind},
+		{},
+	} {
+		for _, i := range e.index[k] {
+			if slices.Contains(seen, i) {
+				continue
+			}
+			seen = append(seen, i)
+			fs, err := e.eval(ctx, i, ev)
+			if err != nil {
+				errs = append(errs, &RuleError{Rule: e.metas[i].ID, Event: ev, Err: err})
+				continue
+			}
+			dst = append(dst, fs...)
+		}
+	}
+	return dst, errs
+}
+
+func (e *Engine) eval(ctx context.Context, i int, ev *event.Event) (fs []Finding, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fs, err = nil, fmt.Errorf("panic: %v", p)
+		}
+	}()
+	fs, err = e.rules[i].Eval(ctx, ev)
+	for j := range fs {
+		if fs[j].Rule == "" {
+			fs[j].Rule = e.metas[i].ID
+		}
+		if fs[j].Event == nil {
+			fs[j].Event = ev
+		}
+	}
+	return fs, err
+}
