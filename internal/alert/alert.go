@@ -1,0 +1,82 @@
+// Package alert defines Alert, the self-contained, serialisable form of a
+// finding that outputs and notifiers deliver: who did what, when, where,
+// how, how bad, and where the evidence is.
+package alert
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/vigil-sec/vigil/internal/detect"
+	"github.com/vigil-sec/vigil/internal/event"
+)
+
+// Alert is one finding ready for delivery. Its JSON form is Vigil's output
+// contract (`vigil scan --format json`): fields are added, never renamed.
+type Alert struct {
+	Rule     string          `json:"rule"`
+	Severity detect.Severity `json:"severity"`
+	Title    string          `json:"title"`
+	// EventID is the CloudTrail eventID, the finding id, or a stable hash
+	// of the record for sources without ids.
+	EventID   string     `json:"event_id"`
+	EventTime time.Time  `json:"event_time"`
+	Kind      event.Kind `json:"kind"`
+	Account   string     `json:"account"`
+	Region    string     `json:"region"`
+	Actor     Actor      `json:"actor"`
+	SourceIP  string     `json:"source_ip"`
+	UserAgent string     `json:"user_agent,omitempty"`
+	// Service and Action say how: the API called (eventSource, eventName)
+	// or the finding type.
+	Service  string         `json:"service"`
+	Action   string         `json:"action"`
+	Resource string         `json:"resource"`
+	Details  map[string]any `json:"details"`
+	Origin   event.Origin   `json:"origin"`
+	// DedupKey is stable for the same rule on the same event and resource,
+	// so a record delivered twice alerts once.
+	DedupKey string `json:"dedup_key"`
+}
+
+// Actor is who did it.
+type Actor struct {
+	Name string `json:"name"`
+	event.Actor
+}
+
+// New builds the alert for a finding.
+func New(f *detect.Finding) *Alert {
+	ev := f.Event
+	a := &Alert{
+		Rule:      f.Rule,
+		Severity:  f.Severity,
+		Title:     f.Title,
+		EventID:   ev.StableID(),
+		EventTime: ev.Time.UTC(),
+		Kind:      ev.Kind,
+		Account:   ev.Account,
+		Region:    ev.Region,
+		Actor:     Actor{Name: ev.Actor.Name(), Actor: ev.Actor},
+		SourceIP:  ev.SourceAddress,
+		UserAgent: ev.UserAgent,
+		Service:   ev.Service,
+		Action:    ev.Action,
+		Resource:  f.Resource,
+		Details:   f.Details,
+		Origin:    ev.Origin,
+	}
+	if ev.SourceIP.IsValid() {
+		a.SourceIP = ev.SourceIP.String()
+	}
+	if a.Resource == "" && len(ev.Resources) > 0 {
+		a.Resource = ev.Resources[0].ARN
+	}
+	if a.Details == nil {
+		a.Details = map[string]any{}
+	}
+	sum := sha256.Sum256([]byte(a.Rule + "\x00" + a.EventID + "\x00" + a.Resource))
+	a.DedupKey = hex.EncodeToString(sum[:16])
+	return a
+}

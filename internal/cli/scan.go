@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-sec/vigil/internal/alert"
+	"github.com/vigil-sec/vigil/internal/decode"
+	"github.com/vigil-sec/vigil/internal/detect"
+	"github.com/vigil-sec/vigil/internal/pipeline"
+	"github.com/vigil-sec/vigil/internal/rules"
+	"github.com/vigil-sec/vigil/internal/source"
+)
+
+const scanUsage = `Usage: vigil scan [flags] PATH... | -
+
+Scan files for security alerts. PATH is a file, a directory (read
+recursively) or - for standard input. Formats are recognised from content,
+gzipped or not: CloudTrail log files and records (also via EventBridge, SNS,
+SQS and CloudWatch Logs), console sign-in events, GuardDuty and IAM Access
+Analyzer findings, and VPC Flow Logs.
+
+Exit status: 0 scan complete; 1 an alert at or above --fail-on; 2 usage
+error or an input could not be read.
+
+Flags:
+`
+
+type scanFlags struct {
+	format    string
+	failOn    string
+	rulesOnly string
+	workers   int
+	maxErrors int
+	progress  bool
+	verbose   bool
+}
+
+func scanCommand(ctx context.Context, args []string, env Env) error {
+	fs := flag.NewFlagSet("vigil scan", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	var f scanFlags
+	fs.StringVar(&f.format, "format", "", "output `format`: text or json (JSON Lines); default text on a terminal, json otherwise")
+	fs.StringVar(&f.failOn, "fail-on", "", "exit with status 1 if an alert of this `severity` or higher is raised (info, low, medium, high, critical)")
+	fs.StringVar(&f.rulesOnly, "rules-only", "", "run only these rule `ids` (comma-separated)")
+	fs.IntVar(&f.workers, "workers", 0, "decoding `goroutines` (default: one per CPU)")
+	fs.IntVar(&f.maxErrors, "max-errors", 50, "show at most `n` bad records individually (all are counted)")
+	fs.BoolVar(&f.progress, "progress", true, "show progress on a terminal")
+	fs.BoolVar(&f.verbose, "v", false, "report every unsupported record, not only the first of each kind")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, scanUsage)
+		fs.PrintDefaults()
+	}
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return usagef("scan: no PATH given (use - for standard input)")
+	}
+	if f.format == "" {
+		f.format = "json"
+		if isTerminal(env.Stdout) {
+			f.format = "text"
+		}
+	}
+	if f.format != "text" && f.format != "json" {
+		return usagef("scan: --format must be text or json, not %q", f.format)
+	}
+	var failOn *detect.Severity
+	if f.failOn != "" {
+		s, err := detect.ParseSeverity(f.failOn)
+		if err != nil {
+			return usagef("scan: --fail-on: %v", err)
+		}
+		failOn = &s
+	}
+	if f.workers < 0 {
+		return usagef("scan: --workers must not be negative")
+	}
+	ruleSet, err := selectRules(rules.All(), splitList(f.rulesOnly))
+	if err != nil {
+		return err
+	}
+	engine, err := detect.New(ruleSet)
+	if err != nil {
+		return err
+	}
+
+	out := newScanOutput(env, f, failOn)
+	inputs, pathErrs := source.Files(paths, env.Stdin)
+	for _, e := range pathErrs {
+		out.errorf("%v", e)
+	}
+	p := pipeline.New(engine, pipeline.Options{Workers: f.workers})
+	stop := func() {}
+	if f.progress && isTerminal(env.Stderr) {
+		stop = out.startProgress(p, len(inputs))
+	}
+	st, err := p.Run(ctx, inputs, out)
+	stop()
+	out.finish(st)
+	if err != nil {
+		return err
+	}
+	if len(pathErrs) > 0 || out.failedPayloads > 0 {
+		return errIncomplete
+	}
+	if out.failHit {
+		return errFindings
+	}
+	return nil
+}
+
+// selectRules keeps the rules named by ids, or all when ids is empty.
+func selectRules(all []detect.Rule, ids []string) ([]detect.Rule, error) {
+	if len(ids) == 0 {
+		return all, nil
+	}
+	var out []detect.Rule
+	var unknown []string
+	for _, id := range ids {
+		i := slices.IndexFunc(all, func(r detect.Rule) bool { return r.Meta().ID == id })
+		if i < 0 {
+			unknown = append(unknown, id)
+			continue
+		}
+		out = append(out, all[i])
+	}
+	if len(unknown) > 0 {
+		return nil, usagef("scan: --rules-only: unknown rule id %s (see vigil rules list)", strings.Join(unknown, ", "))
+	}
+	return out, nil
+}
+
+// scanOutput receives pipeline results and writes alerts to stdout and
+// problems and the summary to stderr.
+type scanOutput struct {
+	f       scanFlags
+	failOn  *detect.Severity
+	stdout  *bufio.Writer
+	enc     *json.Encoder
+	rows    []*alert.Alert
+	failHit bool
+
+	mu           sync.Mutex // guards stderr and progress state
+	stderr       io.Writer
+	progressLine bool
+
+	errorsShown     int
+	recordErrors    int
+	failedPayloads  int
+	skippedPayloads []string
+	shownReasons    map[string]bool
+	bySeverity      [5]int
+	start           time.Time
+}
+
+func newScanOutput(env Env, f scanFlags, failOn *detect.Severity) *scanOutput {
+	o := &scanOutput{
+		f:            f,
+		failOn:       failOn,
+		stdout:       bufio.NewWriterSize(env.Stdout, 64<<10),
+		stderr:       env.Stderr,
+		shownReasons: map[string]bool{},
+		start:        time.Now(),
+	}
+	o.enc = json.NewEncoder(o.stdout)
+	o.enc.SetEscapeHTML(false)
+	return o
+}
+
+// errorf writes one problem line to stderr.
+func (o *scanOutput) errorf(format string, args ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.clearProgress()
+	fmt.Fprintf(o.stderr, "vigil: "+format+"\n", args...)
+}
+
+func (o *scanOutput) Finding(f *detect.Finding) {
+	a := alert.New(f)
+	if int(a.Severity) < len(o.bySeverity) {
+		o.bySeverity[a.Severity]++
+	}
+	if o.failOn != nil && a.Severity >= *o.failOn {
+		o.failHit = true
+	}
+	if o.f.format == "json" {
+		if err := o.enc.Encode(a); err != nil {
+			o.errorf("write alert: %v", err)
+		}
+		return
+	}
+	o.rows = append(o.rows, a)
+}
+
+func (o *scanOutput) RecordError(err *decode.RecordError) {
+	o.recordErrors++
+	if o.errorsShown < o.f.maxErrors {
+		o.errorsShown++
+		o.errorf("bad record: %v", err)
+	}
+}
+
+func (o *scanOutput) Unsupported(u *decode.Unsupported) {
+	if o.f.verbose || !o.shownReasons[u.Reason] {
+		o.shownReasons[u.Reason] = true
+		o.errorf("note: %s: skipped: %s", u.Origin, u.Reason)
+	}
+}
+
+func (o *scanOutput) RuleError(err *detect.RuleError) { o.errorf("rule error: %v", err) }
+
+func (o *scanOutput) PayloadDone(p pipeline.PayloadResult) {
+	if p.Err == nil {
+		return
+	}
+	if errors.Is(p.Err, decode.ErrUnknownFormat) {
+		o.skippedPayloads = append(o.skippedPayloads, p.Name)
+		o.errorf("note: skipped %v", p.Err)
+		return
+	}
+	o.failedPayloads++
+	o.errorf("%v", p.Err)
+}
+
+func (o *scanOutput) finish(st pipeline.Stats) {
+	if o.f.format == "text" {
+		writeTable(o.stdout, o.rows)
+	}
+	if err := o.stdout.Flush(); err != nil {
+		o.errorf("write output: %v", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.clearProgress()
+	writeSummary(o.stderr, st, o)
+}

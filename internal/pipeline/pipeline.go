@@ -1,0 +1,334 @@
+// Package pipeline wires sources to decoders to the detection engine and
+// hands results on in a deterministic order. It owns all the goroutines:
+// payload readers cut payloads into batches of frames, workers decode and
+// evaluate batches on every core, and the caller's goroutine receives
+// results in input order, however the work was scheduled.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-sec/vigil/internal/decode"
+	"github.com/vigil-sec/vigil/internal/detect"
+	"github.com/vigil-sec/vigil/internal/event"
+	"github.com/vigil-sec/vigil/internal/source"
+)
+
+// Handler receives results. Its methods are called from the goroutine that
+// called Run, one at a time, in input order: all results of a payload come
+// after those of the payloads before it, and in record order within it.
+type Handler interface {
+	Finding(f *detect.Finding)
+	RecordError(err *decode.RecordError)
+	Unsupported(u *decode.Unsupported)
+	RuleError(err *detect.RuleError)
+	PayloadDone(p PayloadResult)
+}
+
+// PayloadResult reports a payload once all its records are handled.
+type PayloadResult struct {
+	Name   string
+	Info   decode.Info
+	Events int
+	// Err is set when the payload as a whole failed (open, read, gzip,
+	// unknown format, limits). Records before the failure were processed.
+	Err error
+}
+
+// Options tune a Pipeline. Zero values mean defaults.
+type Options struct {
+	// Workers is how many goroutines decode and evaluate; default
+	// GOMAXPROCS.
+	Workers int
+	Limits  decode.Limits
+}
+
+// Pipeline runs inputs through decoding and detection.
+type Pipeline struct {
+	engine  *detect.Engine
+	decoder *decode.Decoder
+	opts    Options
+
+	events   atomic.Int64
+	payloads atomic.Int64
+}
+
+// New returns a pipeline evaluating engine's rules.
+func New(engine *detect.Engine, opts Options) *Pipeline {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	return &Pipeline{engine: engine, decoder: decode.NewDecoder(opts.Limits), opts: opts}
+}
+
+// Progress reports the events decoded and payloads finished so far. It may
+// be called from any goroutine while Run works.
+func (p *Pipeline) Progress() (events, payloads int64) {
+	return p.events.Load(), p.payloads.Load()
+}
+
+// Stats summarises a run.
+type Stats struct {
+	Payloads       int
+	PayloadsFailed int
+	Events         int64
+	EventsByKind   map[event.Kind]int64
+	Findings       map[string]int // by rule id
+	RecordErrors   int
+	Unsupported    map[string]int // by reason
+	RuleErrors     int
+	Duration       time.Duration
+}
+
+// work is one batch of frames of one payload.
+type work struct {
+	payload int
+	seq     int
+	frames  []decode.Frame
+}
+
+// result is the outcome of one batch, or the end of a payload (done).
+type result struct {
+	payload int
+	seq     int
+	items   []item
+	kinds   [8]int64
+	events  int
+
+	done    bool
+	batches int
+	info    decode.Info
+	err     error
+}
+
+// item is one ordered result: exactly one field is set.
+type item struct {
+	finding     *detect.Finding
+	recordErr   *decode.RecordError
+	unsupported *decode.Unsupported
+	ruleErr     *detect.RuleError
+}
+
+// Run processes inputs and calls h with the results. It returns when every
+// input is done or ctx is cancelled (then with ctx's error).
+func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (Stats, error) {
+	start := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	workers := p.opts.Workers
+	// Payloads may run ahead of the one being reported by at most this
+	// many, which bounds what the reorder buffer holds.
+	window := make(chan struct{}, 2*workers+2)
+	todo := make(chan int)
+	workCh := make(chan work, 2*workers)
+	results := make(chan result, 4*workers)
+
+	var readers, decoders sync.WaitGroup
+	go func() {
+		defer close(todo)
+		for i := range inputs {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case todo <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range workers {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for i := range todo {
+				n, info, err := p.split(ctx, i, inputs[i], workCh)
+				select {
+				case results <- result{payload: i, done: true, batches: n, info: info, err: err}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		decoders.Add(1)
+		go func() {
+			defer decoders.Done()
+			for w := range workCh {
+				r := p.process(ctx, w)
+				select {
+				case results <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		readers.Wait()
+		close(workCh)
+		decoders.Wait()
+		close(results)
+	}()
+
+	st := p.collect(ctx, inputs, results, window, h)
+	st.Duration = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// split reads one payload and queues its batches.
+func (p *Pipeline) split(ctx context.Context, idx int, in source.Input, out chan<- work) (int, decode.Info, error) {
+	rc, err := in.Open()
+	if err != nil {
+		return 0, decode.Info{}, err
+	}
+	defer rc.Close()
+	seq := 0
+	info, err := decode.Split(ctx, rc, in.Name, p.opts.Limits, func(frames []decode.Frame) error {
+		select {
+		case out <- work{payload: idx, seq: seq, frames: frames}:
+			seq++
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	if err != nil {
+		err = fmt.Errorf("%s: %w", in.Name, err)
+	}
+	return seq, info, err
+}
+
+// process decodes and evaluates one batch.
+func (p *Pipeline) process(ctx context.Context, w work) result {
+	r := result{payload: w.payload, seq: w.seq}
+	var findings []detect.Finding
+	for i := range w.frames {
+		p.decoder.Decode(&w.frames[i], func(ev *event.Event, err error) bool {
+			if err != nil {
+				var re *decode.RecordError
+				var un *decode.Unsupported
+				switch {
+				case errors.As(err, &re):
+					r.items = append(r.items, item{recordErr: re})
+				case errors.As(err, &un):
+					r.items = append(r.items, item{unsupported: un})
+				}
+				return true
+			}
+			r.events++
+			r.kinds[ev.Kind%8]++
+			var errs []error
+			findings, errs = p.engine.Eval(ctx, ev, findings[:0])
+			for j := range findings {
+				f := findings[j]
+				r.items = append(r.items, item{finding: &f})
+			}
+			for _, e := range errs {
+				var re *detect.RuleError
+				if errors.As(e, &re) {
+					r.items = append(r.items, item{ruleErr: re})
+				}
+			}
+			return true
+		})
+	}
+	p.events.Add(int64(r.events))
+	return r
+}
+
+// collect reorders results into input order and hands them to h.
+func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <-chan result, window <-chan struct{}, h Handler) Stats {
+	st := Stats{
+		EventsByKind: map[event.Kind]int64{},
+		Findings:     map[string]int{},
+		Unsupported:  map[string]int{},
+	}
+	type pending struct {
+		batches map[int]result
+		done    *result
+		next    int
+		events  int
+	}
+	state := map[int]*pending{}
+	get := func(i int) *pending {
+		ps := state[i]
+		if ps == nil {
+			ps = &pending{batches: map[int]result{}}
+			state[i] = ps
+		}
+		return ps
+	}
+	cur := 0
+	for r := range results {
+		ps := get(r.payload)
+		if r.done {
+			rr := r
+			ps.done = &rr
+		} else {
+			ps.batches[r.seq] = r
+		}
+		// Emit everything that is now in order.
+		for cur < len(inputs) {
+			ps := get(cur)
+			for {
+				b, ok := ps.batches[ps.next]
+				if !ok {
+					break
+				}
+				delete(ps.batches, ps.next)
+				ps.next++
+				ps.events += b.events
+				st.Events += int64(b.events)
+				for k, n := range b.kinds {
+					if n > 0 {
+						st.EventsByKind[event.Kind(k)] += n
+					}
+				}
+				for _, it := range b.items {
+					switch {
+					case it.finding != nil:
+						st.Findings[it.finding.Rule]++
+						h.Finding(it.finding)
+					case it.recordErr != nil:
+						st.RecordErrors++
+						h.RecordError(it.recordErr)
+					case it.unsupported != nil:
+						st.Unsupported[it.unsupported.Reason]++
+						h.Unsupported(it.unsupported)
+					case it.ruleErr != nil:
+						st.RuleErrors++
+						h.RuleError(it.ruleErr)
+					}
+				}
+			}
+			if ps.done == nil || ps.next < ps.done.batches {
+				break
+			}
+			st.Payloads++
+			if ps.done.err != nil {
+				st.PayloadsFailed++
+			}
+			h.PayloadDone(PayloadResult{Name: inputs[cur].Name, Info: ps.done.info, Events: ps.events, Err: ps.done.err})
+			p.payloads.Add(1)
+			delete(state, cur)
+			cur++
+			select {
+			case <-window:
+			case <-ctx.Done():
+			}
+		}
+	}
+	return st
+}
