@@ -34,8 +34,9 @@ type Frame struct {
 
 // Info describes a payload once it has been split.
 type Info struct {
-	// Format names how the payload was framed: "cloudtrail" (a Records
-	// file), "json-array", "json", "ndjson", "flowlog" or "empty", with
+	// Format names how the payload was framed: "records" (a
+	// {"Records":[...]} document: a CloudTrail log file or a Lambda event
+	// batch), "json-array", "json", "ndjson", "flowlog" or "empty", with
 	// "+gzip" when it was compressed.
 	Format string
 	// Records is the number of frames cut from the payload.
@@ -148,7 +149,7 @@ func (s *splitter) splitJSON(rd *reader) (string, error) {
 	c, _ := rd.peek()
 	switch {
 	case recordsPrefix(rd):
-		format = "cloudtrail"
+		format = "records"
 		if err := s.streamArray(rd, &index, "the Records array"); err != nil {
 			return format, err
 		}

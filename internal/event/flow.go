@@ -8,8 +8,8 @@ import "net/netip"
 type Flow struct {
 	Version     int        `json:"version,omitempty"`
 	InterfaceID string     `json:"interface_id,omitempty"`
-	SrcAddr     netip.Addr `json:"srcaddr"`
-	DstAddr     netip.Addr `json:"dstaddr"`
+	SrcAddr     netip.Addr `json:"srcaddr,omitzero"`
+	DstAddr     netip.Addr `json:"dstaddr,omitzero"`
 	SrcPort     int32      `json:"srcport"` // -1 when absent
 	DstPort     int32      `json:"dstport"` // -1 when absent
 	// Protocol is the IANA protocol number (6 TCP, 17 UDP, 1 ICMP), -1 when absent.
@@ -27,8 +27,8 @@ type Flow struct {
 	InstanceID string     `json:"instance_id,omitempty"`
 	TCPFlags   int32      `json:"tcp_flags"` // -1 when absent
 	Type       string     `json:"type,omitempty"`
-	PktSrcAddr netip.Addr `json:"pkt_srcaddr"`
-	PktDstAddr netip.Addr `json:"pkt_dstaddr"`
+	PktSrcAddr netip.Addr `json:"pkt_srcaddr,omitzero"`
+	PktDstAddr netip.Addr `json:"pkt_dstaddr,omitzero"`
 
 	// Version 4.
 	Region          string `json:"region,omitempty"`
