@@ -23,18 +23,17 @@ func writeTable(w io.Writer, alerts []*alert.Alert) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tTIME (UTC)\tRULE\tACCOUNT\tREGION\tACTOR\tSOURCE\tRESOURCE\tWHAT")
+	fmt.Fprintln(tw, "SEVERITY\tTIME (UTC)\tRULE\tACCOUNT\tREGION\tWHO\tSOURCE IP\tWHAT")
 	for _, a := range alerts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			strings.ToUpper(a.Severity.String()),
 			a.EventTime.Format("2006-01-02 15:04:05"),
 			a.Rule,
 			dash(a.Account),
 			dash(a.Region),
-			dash(clip(actorText(a), 48)),
+			dash(clip(actorText(a), 40)),
 			dash(a.SourceIP),
-			dash(clip(a.Resource, 60)),
-			clip(a.Title, 120),
+			clip(a.Title, 110),
 		)
 	}
 	tw.Flush()

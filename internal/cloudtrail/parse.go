@@ -10,6 +10,7 @@ package cloudtrail
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -320,5 +321,9 @@ func nonNull(v []byte) []byte {
 // parseTime reads CloudTrail's RFC 3339 timestamps, with or without
 // fractional seconds.
 func parseTime(s string) (time.Time, error) {
-	return time.Parse(time.RFC3339Nano, s)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("not an RFC 3339 time: %q", s)
+	}
+	return t, nil
 }

@@ -142,6 +142,9 @@ func (rd *reader) value() ([]byte, int64, error) {
 		if done {
 			v := rd.buf[rd.r : rd.r+end]
 			rd.r += end
+			if end > rd.max {
+				return nil, off, errTooLarge{rd.max}
+			}
 			return v, off, nil
 		}
 		scanned = end
@@ -197,6 +200,9 @@ func (rd *reader) nextLine() ([]byte, int, int64, error) {
 			line := rd.buf[rd.r:end]
 			rd.r = end + 1
 			rd.line++
+			if len(line) > rd.max {
+				return nil, rd.line, off, errTooLarge{rd.max}
+			}
 			return trimCR(line), rd.line, off, nil
 		}
 		scanned = rd.w - rd.r
@@ -213,6 +219,9 @@ func (rd *reader) nextLine() ([]byte, int, int64, error) {
 			line := rd.buf[rd.r:rd.w]
 			rd.r = rd.w
 			rd.line++
+			if len(line) > rd.max {
+				return nil, rd.line, off, errTooLarge{rd.max}
+			}
 			return trimCR(line), rd.line, off, nil
 		}
 	}

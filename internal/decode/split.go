@@ -438,6 +438,20 @@ func (s *splitter) splitText(rd *reader) (string, error) {
 	}
 }
 
+// isBinary reports text that is not UTF-8 or holds control characters other
+// than whitespace.
+func isBinary(b []byte) bool {
+	if !utf8.Valid(b) {
+		return true
+	}
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' {
+			return true
+		}
+	}
+	return false
+}
+
 func isDigits(b []byte) bool {
 	for _, c := range b {
 		if c < '0' || c > '9' {
@@ -452,7 +466,7 @@ func isDigits(b []byte) bool {
 func describeText(line []byte) string {
 	fields := bytes.Fields(line)
 	switch {
-	case !utf8.Valid(line[:min(len(line), 512)]):
+	case isBinary(line[:min(len(line), 512)]):
 		return "binary data (not JSON, gzip or a VPC flow log)"
 	case len(fields) > 3 && len(fields[0]) == 64 && bytes.Contains(line, []byte(" [")):
 		return "this looks like an S3 server access log, which Vigil does not read yet"

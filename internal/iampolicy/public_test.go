@@ -6,10 +6,12 @@ import (
 )
 
 // The cases below come from the S3 User Guide, "Blocking public access to
-// your Amazon S3 storage" > "The meaning of public" (examples quoted in the
-// `doc` field), from the rules stated there, and, where AWS is silent, from
-// IAM's documented condition semantics (marked "inferred"). See
-// docs/public-policy.md for the reasoning behind each inferred case.
+// your Amazon S3 storage" > "The meaning of public" (its examples; the
+// `source` field of each case says which), from the rules stated there,
+// and, where AWS is silent, from IAM's documented condition semantics
+// (marked "inferred"). See
+// docs/public-policy.md (repository root) for the reasoning behind each
+// inferred case.
 func TestIsPublic(t *testing.T) {
 	const any = `"Resource":"arn:aws:s3:::bkt/*","Action":"s3:GetObject"`
 	star := func(cond string) string {

@@ -317,7 +317,7 @@ func bucketACLsEnabled() detect.Rule {
 			var ownership []string
 			switch ev.Action {
 			case "DeleteBucketOwnershipControls":
-				ownership = []string{"(none: ownership controls deleted, ACLs apply)"}
+				ownership = []string{"none (controls deleted)"}
 			case "CreateBucket":
 				if o := str(lookup(p, "x-amz-object-ownership")); o != "" && o != "BucketOwnerEnforced" {
 					ownership = []string{o}
