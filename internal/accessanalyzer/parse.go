@@ -4,6 +4,7 @@
 package accessanalyzer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +59,9 @@ func Parse(raw []byte) (*event.Event, error) {
 	}
 	if f.ResourceType == "" {
 		return nil, event.FieldErr("resourceType", "missing")
+	}
+	if string(bytes.TrimSpace(f.Principal)) == "null" {
+		f.Principal = nil
 	}
 	fd := &event.Finding{
 		ID:           f.ID,
@@ -122,7 +126,11 @@ func title(f *finding, fd *event.Finding) string {
 	case fd.Public == event.True:
 		return fmt.Sprintf("%s %s is public", f.ResourceType, f.Resource)
 	case len(f.Principal) > 0:
-		return fmt.Sprintf("%s %s is shared with %s", f.ResourceType, f.Resource, f.Principal)
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, f.Principal); err != nil {
+			compact.Write(f.Principal)
+		}
+		return fmt.Sprintf("%s %s is shared with %s", f.ResourceType, f.Resource, compact.String())
 	}
 	return fmt.Sprintf("%s finding for %s %s", fd.Type, f.ResourceType, f.Resource)
 }

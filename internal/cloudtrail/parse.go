@@ -237,9 +237,7 @@ func parseSessionContext(v []byte, a *event.Actor) {
 				case "type":
 					a.SessionIssuerType = jsonscan.Str(si.Value())
 				case "userName":
-					if a.UserName == "" && a.Type != "AssumedRole" {
-						a.UserName = jsonscan.Str(si.Value())
-					}
+					a.SessionIssuerName = jsonscan.Str(si.Value())
 				}
 			}
 		case "attributes":

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -183,6 +184,7 @@ type Actor struct {
 	// SessionIssuer is the role or user whose credentials a session uses.
 	SessionIssuer     string `json:"session_issuer,omitempty"`
 	SessionIssuerType string `json:"session_issuer_type,omitempty"`
+	SessionIssuerName string `json:"session_issuer_name,omitempty"`
 	// SessionName is the role session name of an assumed role.
 	SessionName      string `json:"session_name,omitempty"`
 	InvokedBy        string `json:"invoked_by,omitempty"`
@@ -190,8 +192,9 @@ type Actor struct {
 	SourceIdentity   string `json:"source_identity,omitempty"`
 }
 
-// Name returns a short human name for the actor: the user or role and session
-// where known, else the ARN, principal id or invoking service.
+// Name returns a short human name for the actor: the user, the role and
+// session, or the federated user where known, else the ARN, invoking
+// service or principal id.
 func (a *Actor) Name() string {
 	switch {
 	case a.Type == "Root":
@@ -202,6 +205,8 @@ func (a *Actor) Name() string {
 			return name + "/" + a.SessionName
 		}
 		return name
+	case a.Type == "FederatedUser" && strings.Contains(a.ARN, ":federated-user/"):
+		return lastSegment(a.ARN)
 	case a.UserName != "":
 		return a.UserName
 	case a.ARN != "":

@@ -8,12 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vigil-sec/vigil/internal/event"
+	"github.com/vigil-sec/vigil/internal/jsonscan"
 )
 
 // Service is the Event.Service of GuardDuty findings.
@@ -78,10 +81,13 @@ func Parse(raw []byte) (*event.Event, error) {
 	if f.Type == "" {
 		return nil, event.FieldErr("type", "missing")
 	}
-	if f.Severity == nil {
+	if err := f.fieldErrors(); err != nil {
+		return nil, err
+	}
+	if f.Severity == nil || !f.Severity.set {
 		return nil, event.FieldErr("severity", "missing")
 	}
-	sev := float64(*f.Severity)
+	sev := f.Severity.v
 	if sev < 0 || sev > 10 {
 		return nil, event.FieldErr("severity", "%v is outside 0-10", sev)
 	}
@@ -100,7 +106,7 @@ func Parse(raw []byte) (*event.Event, error) {
 		UpdatedAt:    f.UpdatedAt.Time,
 		Sample:       strings.Contains(f.Type, "[SAMPLE]") || strings.HasPrefix(f.Title, "[SAMPLE]"),
 	}
-	if ai := f.Service.AdditionalInfo; ai != nil && bool(ai.Sample) {
+	if ai := f.Service.AdditionalInfo; ai != nil && ai.Sample.v {
 		fd.Sample = true
 	}
 	if len(f.Service.Action) > 0 {
@@ -166,80 +172,95 @@ func resources(f *finding) []event.Resource {
 }
 
 // remoteIPs collects the addresses of every remoteIpDetails object under a
-// finding's service.action, whatever the action type.
-func remoteIPs(action json.RawMessage) []netip.Addr {
-	var v any
-	if err := json.Unmarshal(action, &v); err != nil {
-		return nil
-	}
+// finding's service.action, whatever the action type, in document order and
+// without duplicates.
+func remoteIPs(action []byte) []netip.Addr {
 	var out []netip.Addr
-	seen := map[netip.Addr]bool{}
-	var walk func(v any, depth int)
-	walk = func(v any, depth int) {
+	var walk func(v []byte, depth int)
+	walk = func(v []byte, depth int) {
 		if depth > 16 {
 			return
 		}
-		switch x := v.(type) {
-		case map[string]any:
-			for k, val := range x {
-				if strings.EqualFold(k, "remoteIpDetails") {
-					if m, ok := val.(map[string]any); ok {
-						for ik, iv := range m {
-							if !strings.EqualFold(ik, "ipAddressV4") && !strings.EqualFold(ik, "ipAddressV6") {
-								continue
-							}
-							if s, ok := iv.(string); ok {
-								if a, err := netip.ParseAddr(s); err == nil && !seen[a] {
-									seen[a] = true
-									out = append(out, a.Unmap())
-								}
-							}
+		switch jsonscan.KindOf(v) {
+		case jsonscan.Object:
+			it := jsonscan.NewObjectIter(v)
+			for it.Next() {
+				if bytes.EqualFold(it.Key(), []byte("remoteIpDetails")) && it.Kind() == jsonscan.Object {
+					ips := jsonscan.NewObjectIter(it.Value())
+					for ips.Next() {
+						k := ips.Key()
+						if !bytes.EqualFold(k, []byte("ipAddressV4")) && !bytes.EqualFold(k, []byte("ipAddressV6")) {
+							continue
+						}
+						if a, err := netip.ParseAddr(jsonscan.Str(ips.Value())); err == nil && !slices.Contains(out, a.Unmap()) {
+							out = append(out, a.Unmap())
 						}
 					}
+					continue
 				}
-				walk(val, depth+1)
+				walk(it.Value(), depth+1)
 			}
-		case []any:
-			for _, e := range x {
-				walk(e, depth+1)
+		case jsonscan.Array:
+			it := jsonscan.NewArrayIter(v)
+			for it.Next() {
+				walk(it.Value(), depth+1)
 			}
 		}
 	}
-	walk(v, 0)
+	walk(action, 0)
 	return out
 }
 
-// number accepts a JSON number or a numeric string.
-type number float64
+// The value types below never fail to unmarshal; they keep their error, so
+// that Parse can report it with the field's name.
+
+// number accepts a JSON number or a string holding one.
+type number struct {
+	v   float64
+	set bool
+	err error
+}
 
 func (n *number) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("not a number: %s", b)
+	s := b
+	if len(b) > 0 && b[0] == '"' {
+		s = bytes.Trim(b, `"`)
 	}
-	*n = number(f)
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(s), 64)
+	if err != nil || !json.Valid(s) || math.IsNaN(f) || math.IsInf(f, 0) {
+		n.err = fmt.Errorf("not a number: %s", b)
+		return nil
+	}
+	n.v, n.set = f, true
 	return nil
 }
 
 // flexBool accepts true/false as booleans or strings.
-type flexBool bool
+type flexBool struct {
+	v   bool
+	err error
+}
 
 func (f *flexBool) UnmarshalJSON(b []byte) error {
 	switch strings.ToLower(strings.Trim(string(b), `"`)) {
 	case "true":
-		*f = true
+		f.v = true
 	case "false", "null", "":
-		*f = false
 	default:
-		return fmt.Errorf("not a boolean: %s", b)
+		f.err = fmt.Errorf("not a boolean: %s", b)
 	}
 	return nil
 }
 
 // timestamp accepts RFC 3339 strings and epoch seconds as numbers, which
 // GuardDuty's S3 exports sometimes use.
-type timestamp struct{ time.Time }
+type timestamp struct {
+	time.Time
+	err error
+}
 
 func (t *timestamp) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte("null")) {
@@ -248,25 +269,64 @@ func (t *timestamp) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+			t.err = err
+			return nil
 		}
 		if s == "" {
 			return nil
 		}
 		v, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return fmt.Errorf("not an RFC 3339 time: %q", s)
+			t.err = fmt.Errorf("not an RFC 3339 time: %q", s)
+			return nil
 		}
 		t.Time = v
 		return nil
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f < 0 || f > 1e11 {
-		return fmt.Errorf("not a time: %s", b)
+	if err != nil || f < 0 || f > 1e11 || math.IsNaN(f) {
+		t.err = fmt.Errorf("not a time: %s", b)
+		return nil
 	}
 	sec := int64(f)
 	t.Time = time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
 	return nil
+}
+
+// fieldErrors returns the first deferred value error, naming its field.
+func (f *finding) fieldErrors() error {
+	for _, c := range []struct {
+		field string
+		err   error
+	}{
+		{"severity", severityErr(f.Severity)},
+		{"createdAt", f.CreatedAt.err},
+		{"updatedAt", f.UpdatedAt.err},
+		{"service.eventFirstSeen", f.Service.EventFirstSeen.err},
+		{"service.eventLastSeen", f.Service.EventLastSeen.err},
+		{"service.additionalInfo.sample", sampleErr(f.Service.AdditionalInfo)},
+	} {
+		if c.err != nil {
+			return &event.FieldError{Field: c.field, Err: c.err}
+		}
+	}
+	return nil
+}
+
+func severityErr(n *number) error {
+	if n == nil {
+		return nil
+	}
+	return n.err
+}
+
+func sampleErr(ai *struct {
+	Sample flexBool `json:"sample"`
+}) error {
+	if ai == nil {
+		return nil
+	}
+	return ai.Sample.err
 }
 
 // describe turns encoding/json errors into field errors where it can.

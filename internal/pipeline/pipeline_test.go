@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -181,13 +182,15 @@ func (s *recordStream) Read(p []byte) (int, error) {
 }
 
 // TestMemoryIsFlat scans one 100+ MB CloudTrail file that is generated as it
-// is read and checks that the heap never holds more than a small, fixed
-// budget: the Records array is streamed, never held.
+// is read and checks that the live heap (what survives each collection)
+// never exceeds a small, fixed budget: the Records array is streamed, never
+// held. Garbage awaiting collection is not counted; how much of it exists
+// depends on GOGC and CPU contention, not on the design.
 func TestMemoryIsFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scans 100 MB")
 	}
-	const budget = 64 << 20
+	const budget = 32 << 20
 	gen := &recordStream{n: 300000}
 	in := source.Input{Name: "big.json", Open: func() (io.ReadCloser, error) { return io.NopCloser(gen), nil }}
 	var peak atomic.Uint64
@@ -195,11 +198,11 @@ func TestMemoryIsFlat(t *testing.T) {
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
-		var ms runtime.MemStats
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > peak.Load() {
-				peak.Store(ms.HeapAlloc)
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
 			}
 			select {
 			case <-stop:
@@ -223,7 +226,7 @@ func TestMemoryIsFlat(t *testing.T) {
 		t.Fatalf("only %d bytes read; the input must exceed the budget to prove anything", read)
 	}
 	if p := peak.Load(); p > budget {
-		t.Errorf("peak heap %d MB while reading %d MB; budget %d MB", p>>20, read>>20, budget>>20)
+		t.Errorf("peak live heap %d MB while reading %d MB; budget %d MB", p>>20, read>>20, budget>>20)
 	}
-	t.Logf("read %d MB with a peak heap of %d MB", read>>20, peak.Load()>>20)
+	t.Logf("read %d MB with a peak live heap of %d MB", read>>20, peak.Load()>>20)
 }

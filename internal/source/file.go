@@ -16,7 +16,8 @@ const Stdin = "-"
 
 // Files expands paths into pipeline inputs: a file stands for itself, a
 // directory for every regular file below it (sorted, skipping hidden files
-// and directories such as .git), and "-" for stdin. It returns the inputs it
+// and directories such as .git, and Markdown documentation, which is never a
+// log), and "-" for stdin. It returns the inputs it
 // could find and an error for each path that could not be read; a bad path
 // does not stop the others.
 func Files(paths []string, stdin io.Reader) ([]Input, []error) {
@@ -57,6 +58,9 @@ func Files(paths []string, stdin io.Reader) ([]Input, []error) {
 				if d.IsDir() {
 					return fs.SkipDir
 				}
+				return nil
+			}
+			if strings.EqualFold(filepath.Ext(d.Name()), ".md") {
 				return nil
 			}
 			if d.Type().IsRegular() {

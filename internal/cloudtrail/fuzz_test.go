@@ -1,0 +1,120 @@
+package cloudtrail
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/vigil-sec/vigil/internal/event"
+)
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{
+		"console-sign-in-events.examples.json",
+		"cloudtrail-log-file-examples.examples.json",
+		"non-api-service-events.examples.json",
+		"s3-cloudtrail-entries.examples.json",
+	} {
+		for _, r := range examples(f, name) {
+			f.Add([]byte(r))
+		}
+	}
+	// A few real records of every actor type, not all 515: the seed corpus
+	// also runs as a plain test.
+	seen := map[string]int{}
+	for _, recs := range realRecords(f) {
+		for _, r := range recs {
+			var probe struct {
+				UserIdentity struct{ Type string } `json:"userIdentity"`
+			}
+			_ = json.Unmarshal(r, &probe)
+			if seen[probe.UserIdentity.Type] < 3 {
+				seen[probe.UserIdentity.Type]++
+				f.Add([]byte(r))
+			}
+		}
+	}
+	f.Add(record())
+	f.Add(record("userIdentity", `null`, "sourceIPAddress", `"::ffff:10.0.0.1"`, "readOnly", `"true"`))
+	f.Add(record("resources", `[{"ARN":"a"},{"arn":"b"},{}]`, "errorCode", `"AccessDenied"`))
+	f.Add(record("eventName", "", "insightDetails", `{"eventSource":"ssm.amazonaws.com","eventName":"X"}`))
+	f.Add([]byte(`{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"2024-05-01T12:00:00Z"}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[`))
+
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ev, err := Parse(raw)
+		if err != nil {
+			if ev != nil {
+				t.Fatalf("Parse returned an event and error %v", err)
+			}
+			var fe *event.FieldError
+			if errors.As(err, &fe) && fe.Field == "" {
+				t.Fatalf("FieldError without a field: %v", err)
+			}
+			return
+		}
+		if ev == nil {
+			t.Fatal("Parse = nil, nil")
+		}
+		if !json.Valid(raw) {
+			t.Fatalf("Parse accepted invalid JSON %q", raw)
+		}
+		if len(ev.Raw) != len(raw) || (len(raw) > 0 && &ev.Raw[0] != &raw[0]) {
+			t.Fatal("Raw is not the input")
+		}
+		if ev.Action == "" {
+			t.Fatal("Action is empty on success")
+		}
+		if strings.HasPrefix(ev.Service, "aws:") {
+			t.Fatalf("Service %q accepted", ev.Service)
+		}
+		switch ev.Kind {
+		case event.KindSignIn:
+			if ev.SignIn == nil {
+				t.Fatal("KindSignIn without SignIn")
+			}
+			if ev.SignIn.MFAUsed != event.Unknown && ev.Actor.MFA != ev.SignIn.MFAUsed {
+				t.Fatalf("Actor.MFA %v != SignIn.MFAUsed %v", ev.Actor.MFA, ev.SignIn.MFAUsed)
+			}
+		case event.KindCloudTrail:
+			if ev.SignIn != nil {
+				t.Fatal("KindCloudTrail with SignIn")
+			}
+		default:
+			t.Fatalf("Kind = %v", ev.Kind)
+		}
+		if ev.SourceIP.IsValid() && ev.SourceIP.Is4In6() {
+			t.Fatalf("SourceIP %v is IPv4-mapped", ev.SourceIP)
+		}
+		if ev.SourceIP.IsValid() && ev.SourceAddress == "" {
+			t.Fatal("SourceIP without SourceAddress")
+		}
+		if ev.Account == "" && ev.Actor.Account != "" {
+			t.Fatalf("Account empty but Actor.Account %q", ev.Actor.Account)
+		}
+		for name, sub := range map[string][]byte{
+			"RequestParameters":   ev.RequestParameters,
+			"ResponseElements":    ev.ResponseElements,
+			"AdditionalEventData": ev.AdditionalEventData,
+			"ServiceEventDetails": ev.ServiceEventDetails,
+			"InsightDetails":      ev.InsightDetails,
+		} {
+			if sub == nil {
+				continue
+			}
+			if !within(sub, raw) {
+				t.Fatalf("%s = %q is not a sub-slice of the input", name, sub)
+			}
+			if !json.Valid(sub) || string(sub) == "null" {
+				t.Fatalf("%s = %q is not a non-null JSON value", name, sub)
+			}
+		}
+		for i, r := range ev.Resources {
+			if r == (event.Resource{}) {
+				t.Fatalf("Resources[%d] is empty", i)
+			}
+		}
+	})
+}
