@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"slices"
@@ -586,6 +587,14 @@ func TestParseFieldErrors(t *testing.T) {
 		{"title of the wrong type", mkFinding("title", `["a"]`), "title"},
 		{"instanceId of the wrong type", mkFinding("resource", `{"instanceDetails":{"instanceId":5}}`), "resource.instanceDetails.instanceId"},
 		{"s3BucketDetails of the wrong type", mkFinding("resource", `{"s3BucketDetails":{"name":"b"}}`), "resource.s3BucketDetails"},
+		{"NaN severity", mkFinding("severity", `"NaN"`), "severity"},
+		{"hexadecimal severity", mkFinding("severity", `"0x1p1"`), "severity"},
+		{"underscored severity", mkFinding("severity", `"1_0"`), "severity"},
+		{"severity as a word", mkFinding("severity", `"high"`), "severity"},
+		{"updatedAt not a time", mkFinding("updatedAt", `"yesterday"`), "updatedAt"},
+		{"createdAt not a time", mkFinding("createdAt", `"2024-13-01"`), "createdAt"},
+		{"eventLastSeen not a time", mkFinding("service", `{"eventLastSeen":"soon"}`), "service.eventLastSeen"},
+		{"sample not a boolean", mkFinding("service", `{"additionalInfo":{"sample":"maybe"}}`), "service.additionalInfo.sample"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -604,6 +613,22 @@ func TestParseFieldErrors(t *testing.T) {
 				t.Errorf("Parse() error field = %q, want %q (%v)", fe.Field, tc.wantField, err)
 			}
 		})
+	}
+}
+
+// TestParseRemoteIPsStable checks that the source IP does not depend on map
+// iteration order and that an address written IPv4-mapped is not counted
+// twice.
+func TestParseRemoteIPsStable(t *testing.T) {
+	raw := mkFinding("service", `{"action":{"awsApiCallAction":{"remoteIpDetails":{"ipAddressV4":"198.51.100.1","ipAddressV6":"2001:db8::1"}},`+
+		`"networkConnectionAction":{"remoteIpDetails":{"ipAddressV4":"203.0.113.9"}},`+
+		`"portProbeAction":{"portProbeDetails":[{"remoteIpDetails":{"ipAddressV6":"::ffff:198.51.100.1"}}]}}}`)
+	for range 50 {
+		ev := mustParse(t, raw)
+		got := fmt.Sprint(ev.Finding.RemoteIPs)
+		if got != "[198.51.100.1 2001:db8::1 203.0.113.9]" || ev.SourceIP.String() != "198.51.100.1" {
+			t.Fatalf("RemoteIPs = %s, SourceIP = %s", got, ev.SourceIP)
+		}
 	}
 }
 
