@@ -1064,3 +1064,19 @@ func TestParseStratusConsoleLoginWithoutMFA(t *testing.T) {
 		t.Fatal("no ConsoleLogin in aws.initial-access.console-login-without-mfa.json")
 	}
 }
+
+// TestParseTimeFastPath checks that the fast path for CloudTrail's usual
+// timestamp format agrees with time.Parse, and leaves the rest to it.
+func TestParseTimeFastPath(t *testing.T) {
+	for _, s := range []string{
+		"2026-11-20T09:00:00Z", "2024-02-29T23:59:59Z", "1970-01-01T00:00:00Z", "2026-11-20T09:00:00.123Z",
+		"2026-11-20T09:00:00+02:00", "2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-31T00:00:00Z",
+		"2026-11-20T24:00:00Z", "2026-11-20T09:60:00Z", "2026-11-20T09:00:60Z", "2026-1a-20T09:00:00Z", "2026-11-20 09:00:00Z",
+	} {
+		got, gotErr := parseTime(s)
+		want, wantErr := time.Parse(time.RFC3339Nano, s)
+		if (gotErr != nil) != (wantErr != nil) || !got.Equal(want) {
+			t.Errorf("parseTime(%q) = %v, %v; time.Parse = %v, %v", s, got, gotErr, want, wantErr)
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package jsonscan
 
+import "unicode/utf8"
+
 // ObjectIter walks the members of a JSON object, validating each value as it
 // passes it. The zero value is not usable; create one with [NewObjectIter].
 //
@@ -15,14 +17,24 @@ type ObjectIter struct {
 	keyEsc  bool
 	keyBuf  []byte
 	val     []byte
+	valStr  bool     // the value is a string
+	valFl   strFlags // and what it holds
 	err     error
 	started bool
 	done    bool
+	trusted bool
 }
 
 // NewObjectIter returns an iterator over the object in b. b may have leading
 // and trailing whitespace; anything else after the object is an error.
 func NewObjectIter(b []byte) ObjectIter { return ObjectIter{b: b} }
+
+// NewTrustedObjectIter returns an iterator over an object that has already
+// been validated: a Value (or a part of one) returned by a validating
+// iterator or [Skip]. It skips the validation work and is several times
+// faster on nested objects. On input that was not validated its results are
+// unspecified, though it never reads outside b.
+func NewTrustedObjectIter(b []byte) ObjectIter { return ObjectIter{b: b, trusted: true} }
 
 // Next advances to the next member and reports whether there is one. It
 // returns false at the end of the object or on the first error.
@@ -63,11 +75,20 @@ func (it *ObjectIter) Next() bool {
 	if b[i] != '"' {
 		return it.fail(syntaxErr(i, "expected string key, found %q", b[i]))
 	}
-	kend, esc, err := scanString(b, i)
-	if err != nil {
+	var (
+		kend int
+		kfl  strFlags
+		err  error
+	)
+	if it.trusted {
+		kend, kfl = scanStringTrusted(b, i)
+	} else if kend, kfl, err = scanString(b, i); err != nil {
 		return it.fail(err)
 	}
-	it.key, it.keyEsc = b[i+1:kend-1], esc
+	if kend-1 < i+1 {
+		return it.fail(unexpectedEnd(len(b)))
+	}
+	it.key, it.keyEsc = b[i+1:kend-1], kfl&flagEscaped != 0
 	i = SkipSpace(b, kend)
 	if i >= len(b) {
 		return it.fail(unexpectedEnd(i))
@@ -76,13 +97,41 @@ func (it *ObjectIter) Next() bool {
 		return it.fail(syntaxErr(i, "expected ':' after object key, found %q", b[i]))
 	}
 	vstart := SkipSpace(b, i+1)
-	vend, err := Skip(b, vstart)
-	if err != nil {
-		return it.fail(err)
+	if vstart >= len(b) {
+		return it.fail(unexpectedEnd(vstart))
+	}
+	var vend int
+	it.valStr = b[vstart] == '"'
+	switch {
+	case it.trusted && it.valStr:
+		vend, it.valFl = scanStringTrusted(b, vstart)
+	case it.trusted:
+		vend = skipTrusted(b, vstart)
+	case it.valStr:
+		if vend, it.valFl, err = scanString(b, vstart); err != nil {
+			return it.fail(err)
+		}
+	default:
+		if vend, err = Skip(b, vstart); err != nil {
+			return it.fail(err)
+		}
 	}
 	it.val = b[vstart:vend]
 	it.i = vend
 	return true
+}
+
+// String returns the current value if it is a JSON string, unescaped, and
+// "" otherwise; it is [Str] of [ObjectIter.Value] without a second scan.
+func (it *ObjectIter) String() string {
+	if !it.valStr || len(it.val) < 2 {
+		return ""
+	}
+	inner := it.val[1 : len(it.val)-1]
+	if it.valFl == 0 || (it.valFl == flagNonASCII && utf8.Valid(inner)) {
+		return alias(inner)
+	}
+	return alias(appendUnescaped(make([]byte, 0, len(inner)), inner))
 }
 
 func (it *ObjectIter) end(i int) bool {

@@ -200,48 +200,141 @@ func needsAttention(x uint64) bool {
 	return ((q-lsb)&^q|(s-lsb)&^s|(x-lsb*0x20)&^x)&msb != 0
 }
 
+// strFlags describe a scanned string, so that reading it later needs no
+// second pass.
+type strFlags uint8
+
+const (
+	flagEscaped  strFlags = 1 << iota // has backslash escapes
+	flagNonASCII                      // has bytes >= 0x80 (maybe invalid UTF-8)
+)
+
 // scanString validates the string starting at b[i] == '"' and returns the
-// index just past its closing quote and whether it contains escapes.
-func scanString(b []byte, i int) (end int, escaped bool, err error) {
+// index just past its closing quote and what it contains.
+func scanString(b []byte, i int) (end int, fl strFlags, err error) {
 	start := i
 	i++
+	var hi uint64
 	for {
-		for i+8 <= len(b) && !needsAttention(binary.LittleEndian.Uint64(b[i:])) {
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if needsAttention(x) {
+				break
+			}
+			hi |= x
 			i += 8
 		}
 		if i >= len(b) {
-			return i, escaped, syntaxErr(start, "unterminated string")
+			return i, fl, syntaxErr(start, "unterminated string")
 		}
 		c := b[i]
 		switch {
 		case c == '"':
-			return i + 1, escaped, nil
+			if hi&msb != 0 {
+				fl |= flagNonASCII
+			}
+			return i + 1, fl, nil
 		case c == '\\':
-			escaped = true
+			fl |= flagEscaped
 			if i+1 >= len(b) {
-				return i + 1, escaped, syntaxErr(start, "unterminated string")
+				return i + 1, fl, syntaxErr(start, "unterminated string")
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(b) {
-					return len(b), escaped, syntaxErr(start, "unterminated string")
+					return len(b), fl, syntaxErr(start, "unterminated string")
 				}
 				for _, h := range b[i+2 : i+6] {
 					if !isHex(h) {
-						return i, escaped, syntaxErr(i, "invalid \\u escape")
+						return i, fl, syntaxErr(i, "invalid \\u escape")
 					}
 				}
 				i += 6
 			default:
-				return i, escaped, syntaxErr(i, "invalid escape \\%c", b[i+1])
+				return i, fl, syntaxErr(i, "invalid escape \\%c", b[i+1])
 			}
 		case c < 0x20:
-			return i, escaped, syntaxErr(i, "control character 0x%02x in string", c)
+			return i, fl, syntaxErr(i, "control character 0x%02x in string", c)
 		default:
+			if c >= 0x80 {
+				fl |= flagNonASCII
+			}
 			i++
 		}
+	}
+}
+
+// scanStringTrusted finds the end of the string starting at b[i] == '"' in
+// input that has already been validated.
+func scanStringTrusted(b []byte, i int) (end int, fl strFlags) {
+	i++
+	var hi uint64
+	for {
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if quoteOrBackslash(x) {
+				break
+			}
+			hi |= x
+			i += 8
+		}
+		if i >= len(b) {
+			return len(b), fl
+		}
+		switch c := b[i]; {
+		case c == '"':
+			if hi&msb != 0 {
+				fl |= flagNonASCII
+			}
+			return i + 1, fl
+		case c == '\\':
+			fl |= flagEscaped
+			i += 2
+		default:
+			if c >= 0x80 {
+				fl |= flagNonASCII
+			}
+			i++
+		}
+	}
+}
+
+// skipTrusted returns the index just past the value starting at b[i] in
+// input that has already been validated.
+func skipTrusted(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		end, _ := scanStringTrusted(b, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i, _ = scanStringTrusted(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	default:
+		for i < len(b) {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\r', '\n':
+				return i
+			}
+			i++
+		}
+		return i
 	}
 }
 

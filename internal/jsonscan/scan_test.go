@@ -107,6 +107,31 @@ func TestObjectIterErrors(t *testing.T) {
 	}
 }
 
+func TestObjectIterString(t *testing.T) {
+	in := []byte("{\"a\":\"plain\",\"b\":\"caf\u00e9 \\u00e9\",\"c\":\"tab\\there\",\"d\":\"bad \xff byte\",\"e\":12,\"f\":null,\"g\":{\"x\":\"y\"}}")
+	want := map[string]string{"a": "plain", "b": "café é", "c": "tab\there", "d": "bad \uFFFD byte", "e": "", "f": "", "g": ""}
+	for _, mk := range []func([]byte) ObjectIter{NewObjectIter, NewTrustedObjectIter} {
+		it := mk(in)
+		n := 0
+		for it.Next() {
+			n++
+			if got := it.String(); got != want[string(it.Key())] {
+				t.Errorf("%s: String() = %q, want %q", it.Key(), got, want[string(it.Key())])
+			}
+		}
+		if it.Err() != nil || n != len(want) {
+			t.Errorf("members %d, err %v", n, it.Err())
+		}
+	}
+	// Trusted iteration never reads past its input, even when it is not
+	// valid JSON.
+	for _, bad := range []string{`{"a`, `{"a":"b`, `{"a":{`, `{"a":[1,`, `{"a":`, `{"a"`, `{"\`} {
+		it := NewTrustedObjectIter([]byte(bad))
+		for it.Next() {
+		}
+	}
+}
+
 func TestArrayIter(t *testing.T) {
 	it := NewArrayIter([]byte(`[ {"a":1} , "x", [2] ]`))
 	var got []string
@@ -236,6 +261,25 @@ func FuzzValid(f *testing.F) {
 				t.Fatalf("Unquote(%q) = %q, %v; encoding/json: %q", b, s, err, v)
 			}
 		}
+		// Trusted iteration of a validated object must see what validating
+		// iteration sees, and String must agree with Str.
+		if KindOf(b[SkipSpace(b, 0):]) == Object {
+			v, tr := NewObjectIter(b), NewTrustedObjectIter(b)
+			for v.Next() {
+				if !tr.Next() {
+					t.Fatalf("trusted iteration of %q ended early", b)
+				}
+				if string(v.Key()) != string(tr.Key()) || string(v.Value()) != string(tr.Value()) {
+					t.Fatalf("trusted member %q=%q, validating %q=%q", tr.Key(), tr.Value(), v.Key(), v.Value())
+				}
+				if v.String() != Str(v.Value()) || tr.String() != v.String() {
+					t.Fatalf("String() = %q / %q, Str = %q", v.String(), tr.String(), Str(v.Value()))
+				}
+			}
+			if v.Err() != nil || tr.Next() || tr.Err() != nil {
+				t.Fatalf("iteration of valid %q: %v / %v", b, v.Err(), tr.Err())
+			}
+		}
 		// The boundary scanner must find the same end as the validator.
 		start := SkipSpace(b, 0)
 		end, _ := Skip(b, start)
@@ -246,6 +290,26 @@ func FuzzValid(f *testing.F) {
 		}
 		if !done || bend != end {
 			t.Fatalf("Boundary end = %d, %v; Skip end = %d for %q", bend, done, end, b)
+		}
+	})
+}
+
+// FuzzTrustedIter feeds arbitrary bytes to the trusted iterator, which must
+// never panic or loop, whatever the input.
+func FuzzTrustedIter(f *testing.F) {
+	for _, s := range []string{`{"a":"b","c":[1,{"d":"\u00e9"}]}`, `{"a`, `{"a":"\`, `{"a":{`, `{"":1,`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		it := NewTrustedObjectIter(b)
+		for n := 0; it.Next(); n++ {
+			if n > len(b) {
+				t.Fatalf("more members than bytes in %q", b)
+			}
+			_ = it.String()
+			if len(it.Value()) > len(b) {
+				t.Fatal("value longer than input")
+			}
 		}
 	})
 }
