@@ -81,6 +81,13 @@ func writeSummary(w io.Writer, st pipeline.Stats, o *scanOutput) {
 		}
 		fmt.Fprintf(w, "  events:       %s\n", strings.Join(parts, ", "))
 	}
+	if n := st.EventsByKind[event.KindS3Notification]; n > 0 {
+		verb := "point"
+		if n == 1 {
+			verb = "points"
+		}
+		fmt.Fprintf(w, "  pointers:     %s only %s at S3 objects; scan the objects to read their events\n", plural64(n, "S3 event notification"), verb)
+	}
 	total := 0
 	for _, n := range st.Findings {
 		total += n

@@ -166,7 +166,11 @@ func (s *splitter) splitJSON(rd *reader) (string, error) {
 		onFirstLine := rd.line == 0
 		v, off, err := rd.value()
 		if err != nil {
-			return format, s.valueErr(err, v, index, off)
+			if err := s.valueErr(err, v, index, off); err != nil {
+				return format, err
+			}
+			index++
+			break
 		}
 		line := 0
 		if onFirstLine && bytes.IndexByte(v, '\n') < 0 {

@@ -272,6 +272,12 @@ func TestLimits(t *testing.T) {
 			t.Errorf("%v", o)
 		}
 	})
+	t.Run("first value too large", func(t *testing.T) {
+		o := run(t, strings.NewReader(huge+a+"\n"+b), lim)
+		if o.err != nil || strings.Join(o.events, ",") != "a,b" || len(o.bad) != 1 {
+			t.Errorf("%v", o)
+		}
+	})
 	t.Run("line too long", func(t *testing.T) {
 		o := run(t, strings.NewReader(a+"\n"+huge+"\n"+b+"\n"), lim)
 		if o.err != nil || strings.Join(o.events, ",") != "a,b" || len(o.bad) != 1 || !strings.Contains(o.bad[0], "in:2") {
