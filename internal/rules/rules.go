@@ -26,19 +26,33 @@ func All() []detect.Rule {
 	}
 }
 
-// goRule is a rule implemented by a Go function.
-type goRule struct {
+// apiRule is a rule on successful CloudTrail API calls, written as a Go
+// function of the event and its decoded requestParameters. Failed calls (an
+// errorCode) never reach eval.
+type apiRule struct {
 	meta detect.Meta
 	keys []detect.Key
-	eval func(ev *event.Event) ([]detect.Finding, error)
+	// needParams skips calls whose record has no requestParameters.
+	needParams bool
+	eval       func(ev *event.Event, p params) ([]detect.Finding, error)
 }
 
-func (r *goRule) Meta() detect.Meta { return r.meta }
+func (r *apiRule) Meta() detect.Meta { return r.meta }
 
-func (r *goRule) Keys() []detect.Key { return r.keys }
+func (r *apiRule) Keys() []detect.Key { return r.keys }
 
-func (r *goRule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error) {
-	return r.eval(ev)
+func (r *apiRule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error) {
+	if ev.Failed() {
+		return nil, nil
+	}
+	p, err := decodeParams(ev.RequestParameters)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil && r.needParams {
+		return nil, nil
+	}
+	return r.eval(ev, p)
 }
 
 // cloudTrailKeys returns the keys of successful-or-not CloudTrail calls to

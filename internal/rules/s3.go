@@ -19,7 +19,7 @@ var (
 )
 
 func bucketACLPublic() detect.Rule {
-	return &goRule{
+	return &apiRule{
 		meta: detect.Meta{
 			ID:          "aws-s3-bucket-acl-public",
 			Title:       "S3 bucket made public by its ACL",
@@ -29,15 +29,9 @@ func bucketACLPublic() detect.Rule {
 			Tags:        tagsExposure,
 			Version:     1,
 		},
-		keys: cloudTrailKeys(s3Service, "PutBucketAcl", "CreateBucket"),
-		eval: func(ev *event.Event) ([]detect.Finding, error) {
-			if ev.Failed() {
-				return nil, nil
-			}
-			p, err := decodeParams(ev.RequestParameters)
-			if err != nil || p == nil {
-				return nil, err
-			}
+		keys:       cloudTrailKeys(s3Service, "PutBucketAcl", "CreateBucket"),
+		needParams: true,
+		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
 			grants := publicGrants(p, ev.RequestParameters)
 			if len(grants) == 0 {
 				return nil, nil
@@ -54,7 +48,7 @@ func bucketACLPublic() detect.Rule {
 }
 
 func objectACLPublic() detect.Rule {
-	return &goRule{
+	return &apiRule{
 		meta: detect.Meta{
 			ID:          "aws-s3-object-acl-public",
 			Title:       "S3 object made public by its ACL",
@@ -64,15 +58,9 @@ func objectACLPublic() detect.Rule {
 			Tags:        tagsExposure,
 			Version:     1,
 		},
-		keys: cloudTrailKeys(s3Service, "PutObjectAcl", "PutObject", "CopyObject", "CreateMultipartUpload", "PostObject"),
-		eval: func(ev *event.Event) ([]detect.Finding, error) {
-			if ev.Failed() {
-				return nil, nil
-			}
-			p, err := decodeParams(ev.RequestParameters)
-			if err != nil || p == nil {
-				return nil, err
-			}
+		keys:       cloudTrailKeys(s3Service, "PutObjectAcl", "PutObject", "CopyObject", "CreateMultipartUpload", "PostObject"),
+		needParams: true,
+		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
 			grants := publicGrants(p, ev.RequestParameters)
 			if len(grants) == 0 {
 				return nil, nil
@@ -94,7 +82,7 @@ func objectACLPublic() detect.Rule {
 }
 
 func bucketPolicyPublic() detect.Rule {
-	return &goRule{
+	return &apiRule{
 		meta: detect.Meta{
 			ID:          "aws-s3-bucket-policy-public",
 			Title:       "S3 bucket policy made public",
@@ -104,15 +92,9 @@ func bucketPolicyPublic() detect.Rule {
 			Tags:        tagsExposure,
 			Version:     1,
 		},
-		keys: cloudTrailKeys(s3Service, "PutBucketPolicy"),
-		eval: func(ev *event.Event) ([]detect.Finding, error) {
-			if ev.Failed() {
-				return nil, nil
-			}
-			p, err := decodeParams(ev.RequestParameters)
-			if err != nil || p == nil {
-				return nil, err
-			}
+		keys:       cloudTrailKeys(s3Service, "PutBucketPolicy"),
+		needParams: true,
+		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
 			doc := findPolicy(p, "bucketPolicy", "policy", "Policy")
 			if doc == nil {
 				return nil, nil
@@ -133,7 +115,7 @@ func bucketPolicyPublic() detect.Rule {
 }
 
 func accessPointPolicyPublic() detect.Rule {
-	return &goRule{
+	return &apiRule{
 		meta: detect.Meta{
 			ID:          "aws-s3-access-point-policy-public",
 			Title:       "S3 access point policy made public",
@@ -143,15 +125,9 @@ func accessPointPolicyPublic() detect.Rule {
 			Tags:        tagsExposure,
 			Version:     1,
 		},
-		keys: cloudTrailKeys(s3Service, "PutAccessPointPolicy", "PutAccessPointPolicyForObjectLambda", "PutMultiRegionAccessPointPolicy"),
-		eval: func(ev *event.Event) ([]detect.Finding, error) {
-			if ev.Failed() {
-				return nil, nil
-			}
-			p, err := decodeParams(ev.RequestParameters)
-			if err != nil || p == nil {
-				return nil, err
-			}
+		keys:       cloudTrailKeys(s3Service, "PutAccessPointPolicy", "PutAccessPointPolicyForObjectLambda", "PutMultiRegionAccessPointPolicy"),
+		needParams: true,
+		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
 			doc := findPolicy(p, "Policy", "policy")
 			if doc == nil {
 				return nil, nil
@@ -212,7 +188,7 @@ func bpaSeverity(off []string, base detect.Severity) detect.Severity {
 }
 
 func bucketPublicAccessBlockRemoved() detect.Rule {
-	return &goRule{
+	return &apiRule{
 		meta: detect.Meta{
 			ID:          "aws-s3-bucket-public-access-block-removed",
 			Title:       "S3 bucket Block Public Access removed or weakened",
@@ -223,14 +199,14 @@ func bucketPublicAccessBlockRemoved() detect.Rule {
 			Version:     1,
 		},
 		keys: cloudTrailKeys(s3Service, "PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock"),
-		eval: func(ev *event.Event) ([]detect.Finding, error) {
-			return publicAccessBlockFindings(ev, false)
+		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
+			return publicAccessBlockFindings(ev, p, false), nil
 		},
 	}
 }
 
 func accountPublicAccessBlockRemoved() detect.Rule {
-	return &goRule{
+	return &apiRule{
 		meta: detect.Meta{
 			ID:          "aws-s3-account-public-access-block-removed",
 			Title:       "S3 account-level Block Public Access removed or weakened",
@@ -241,20 +217,13 @@ func accountPublicAccessBlockRemoved() detect.Rule {
 			Version:     1,
 		},
 		keys: cloudTrailKeys(s3Service, "PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock"),
-		eval: func(ev *event.Event) ([]detect.Finding, error) {
-			return publicAccessBlockFindings(ev, true)
+		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
+			return publicAccessBlockFindings(ev, p, true), nil
 		},
 	}
 }
 
-func publicAccessBlockFindings(ev *event.Event, account bool) ([]detect.Finding, error) {
-	if ev.Failed() {
-		return nil, nil
-	}
-	p, err := decodeParams(ev.RequestParameters)
-	if err != nil {
-		return nil, err
-	}
+func publicAccessBlockFindings(ev *event.Event, p params, account bool) []detect.Finding {
 	scope, resource, base := "", "", detect.High
 	if account {
 		scope, resource, base = "account "+ev.Account, fmt.Sprintf("arn:%s:iam::%s:root", partition(ev.Region), ev.Account), detect.Critical
@@ -277,7 +246,7 @@ func publicAccessBlockFindings(ev *event.Event, account bool) ([]detect.Finding,
 			details["disabled"] = "unknown: the record does not include the new configuration"
 			title = fmt.Sprintf("Block Public Access changed for %s (new settings not recorded)", scope)
 		case len(off) == 0:
-			return nil, nil
+			return nil
 		default:
 			sev = bpaSeverity(off, base)
 			if len(off) == len(bpaFlags) {
@@ -290,11 +259,11 @@ func publicAccessBlockFindings(ev *event.Event, account bool) ([]detect.Finding,
 	if !account {
 		details["bucket"] = strings.TrimPrefix(scope, "bucket ")
 	}
-	return []detect.Finding{{Severity: sev, Title: title, Resource: resource, Details: details}}, nil
+	return []detect.Finding{{Severity: sev, Title: title, Resource: resource, Details: details}}
 }
 
 func bucketACLsEnabled() detect.Rule {
-	return &goRule{
+	return &apiRule{
 		meta: detect.Meta{
 			ID:          "aws-s3-bucket-acls-enabled",
 			Title:       "S3 bucket ACLs re-enabled",
@@ -305,14 +274,7 @@ func bucketACLsEnabled() detect.Rule {
 			Version:     1,
 		},
 		keys: cloudTrailKeys(s3Service, "PutBucketOwnershipControls", "DeleteBucketOwnershipControls", "CreateBucket"),
-		eval: func(ev *event.Event) ([]detect.Finding, error) {
-			if ev.Failed() {
-				return nil, nil
-			}
-			p, err := decodeParams(ev.RequestParameters)
-			if err != nil {
-				return nil, err
-			}
+		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
 			bucket := bucketOf(ev, p)
 			var ownership []string
 			switch ev.Action {
