@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"io"
 
@@ -14,9 +15,9 @@ const maxGzipLayers = 2
 
 func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
 
-// decompress returns the payload with any gzip layers removed, behind limits
-// on total size and expansion ratio, and the name of the compression
-// ("gzip", "gzip+gzip" or "").
+// decompress returns the payload with any gzip layers (and a base64 layer
+// around gzip) removed, behind limits on total size and expansion ratio, and
+// the name of the encoding ("gzip", "gzip+gzip", "base64+gzip" or "").
 func decompress(r io.Reader, lim Limits) (io.Reader, string, error) {
 	counted := &countingReader{r: r}
 	br := bufio.NewReaderSize(counted, 64<<10)
@@ -28,9 +29,17 @@ func decompress(r io.Reader, lim Limits) (io.Reader, string, error) {
 			peekable = bufio.NewReaderSize(out, 64<<10)
 			out = peekable
 		}
-		head, err := peekable.Peek(2)
+		head, err := peekable.Peek(4)
 		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 			return nil, "", err
+		}
+		if string(head) == "H4sI" && layer < maxGzipLayers {
+			// Base64 of a gzip stream, as in a CloudWatch Logs
+			// subscription's awslogs.data or a Kinesis record copied to a
+			// file. The decoder skips line breaks.
+			out = bufio.NewReaderSize(base64.NewDecoder(base64.StdEncoding, peekable), 64<<10)
+			kind += "base64+"
+			continue
 		}
 		if !isGzip(head) {
 			break
@@ -42,8 +51,8 @@ func decompress(r io.Reader, lim Limits) (io.Reader, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("gzip: %w", err)
 		}
-		if kind == "" {
-			kind = "gzip"
+		if kind == "" || kind[len(kind)-1] == '+' {
+			kind += "gzip"
 		} else {
 			kind += "+gzip"
 		}

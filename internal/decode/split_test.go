@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"encoding/base64"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -448,4 +449,20 @@ func FuzzSplitDecode(f *testing.F) {
 			return nil
 		})
 	})
+}
+
+func TestBase64Gzip(t *testing.T) {
+	a := ct("a")
+	enc := base64.StdEncoding.EncodeToString(gz(t, `{"Records":[`+a+`]}`))
+	// Wrapped at 76 columns, as base64 tools write it.
+	var wrapped strings.Builder
+	for i := 0; i < len(enc); i += 76 {
+		wrapped.WriteString(enc[i:min(i+76, len(enc))] + "\n")
+	}
+	for _, in := range []string{enc, wrapped.String()} {
+		o := run(t, strings.NewReader(in), Limits{})
+		if o.err != nil || strings.Join(o.events, ",") != "a" || o.format != "records+base64+gzip" {
+			t.Errorf("%v", o)
+		}
+	}
 }
