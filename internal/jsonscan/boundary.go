@@ -1,6 +1,9 @@
 package jsonscan
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Boundary finds where a JSON value ends in a stream that arrives in pieces,
 // without validating it: it tracks only strings and bracket depth. It lets a
@@ -51,7 +54,11 @@ func (s *Boundary) Scan(b []byte, i int) (int, bool) {
 				i++
 				continue
 			}
-			for i+8 <= len(b) && !quoteOrBackslash(binary.LittleEndian.Uint64(b[i:])) {
+			for i+8 <= len(b) {
+				if m := quoteOrBackslashMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+					i += bits.TrailingZeros64(m) >> 3
+					break
+				}
 				i += 8
 			}
 			for i < len(b) && b[i] != '"' && b[i] != '\\' {
@@ -97,9 +104,3 @@ func (s *Boundary) Scan(b []byte, i int) (int, bool) {
 // Pending reports whether the value is a bare scalar still in progress, which
 // ends at the end of the input.
 func (s *Boundary) Pending() bool { return s.scalar }
-
-func quoteOrBackslash(x uint64) bool {
-	q := x ^ (lsb * '"')
-	s := x ^ (lsb * '\\')
-	return ((q-lsb)&^q|(s-lsb)&^s)&msb != 0
-}

@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // MaxDepth is the deepest nesting of objects and arrays the scanner accepts.
@@ -191,13 +192,22 @@ const (
 	msb = 0x8080808080808080
 )
 
-// needsAttention reports whether any of the 8 bytes in x is a quote, a
-// backslash or a control character. It may report false positives only for
-// bytes above a true match, so callers re-check the block byte by byte.
-func needsAttention(x uint64) bool {
+// attentionMask sets the high bit of each byte of x (read little-endian)
+// that is a quote, a backslash or a control character. Borrows can set bits
+// above a true match, never below, so the lowest set bit is exact:
+// bits.TrailingZeros64(m)/8 is the index of the first such byte.
+func attentionMask(x uint64) uint64 {
 	q := x ^ (lsb * '"')
 	s := x ^ (lsb * '\\')
-	return ((q-lsb)&^q|(s-lsb)&^s|(x-lsb*0x20)&^x)&msb != 0
+	return ((q-lsb)&^q | (s-lsb)&^s | (x-lsb*0x20)&^x) & msb
+}
+
+// quoteOrBackslashMask is attentionMask without control characters, for
+// input already validated.
+func quoteOrBackslashMask(x uint64) uint64 {
+	q := x ^ (lsb * '"')
+	s := x ^ (lsb * '\\')
+	return ((q-lsb)&^q | (s-lsb)&^s) & msb
 }
 
 // strFlags describe a scanned string, so that reading it later needs no
@@ -218,7 +228,10 @@ func scanString(b []byte, i int) (end int, fl strFlags, err error) {
 	for {
 		for i+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[i:])
-			if needsAttention(x) {
+			if m := attentionMask(x); m != 0 {
+				j := bits.TrailingZeros64(m) >> 3
+				hi |= x & (1<<(8*j) - 1) // the bytes before the match
+				i += j
 				break
 			}
 			hi |= x
@@ -274,7 +287,10 @@ func scanStringTrusted(b []byte, i int) (end int, fl strFlags) {
 	for {
 		for i+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[i:])
-			if quoteOrBackslash(x) {
+			if m := quoteOrBackslashMask(x); m != 0 {
+				j := bits.TrailingZeros64(m) >> 3
+				hi |= x & (1<<(8*j) - 1)
+				i += j
 				break
 			}
 			hi |= x

@@ -2,6 +2,9 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -312,4 +315,44 @@ func FuzzTrustedIter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMasksFindTheFirstByte checks the property the scanners rely on: the
+// lowest set bit of a mask marks the first special byte exactly.
+func TestMasksFindTheFirstByte(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	special := []byte{'"', '\\', 0x00, 0x1f, 0x0a}
+	ordinary := []byte{'a', ' ', 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 0xa2, 0xdc, '"' + 1, '\\' - 1}
+	for range 100000 {
+		var w [8]byte
+		first := -1
+		for i := range w {
+			if rng.IntN(6) == 0 {
+				w[i] = special[rng.IntN(len(special))]
+				if first < 0 {
+					first = i
+				}
+			} else {
+				w[i] = ordinary[rng.IntN(len(ordinary))]
+			}
+		}
+		x := binary.LittleEndian.Uint64(w[:])
+		m := attentionMask(x)
+		got := -1
+		if m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != first {
+			t.Fatalf("attentionMask(% x): first at %d, want %d", w, got, first)
+		}
+		qfirst := bytes.IndexAny(w[:], "\"\\")
+		qm := quoteOrBackslashMask(x)
+		qgot := -1
+		if qm != 0 {
+			qgot = bits.TrailingZeros64(qm) >> 3
+		}
+		if qgot != qfirst {
+			t.Fatalf("quoteOrBackslashMask(% x): first at %d, want %d", w, qgot, qfirst)
+		}
+	}
 }
