@@ -3,7 +3,6 @@ package decode
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"unsafe"
 
 	"github.com/vigil-sec/vigil/internal/accessanalyzer"
@@ -41,14 +40,35 @@ func (d *Decoder) Decode(f *Frame, yield Yield) {
 		ev.Origin = f.Origin
 		yield(ev, nil)
 	default:
-		d.value(f.Data, f.Origin, 0, yield)
+		w := &walk{d: d, yield: yield, inflate: d.lim.MaxNestedBytes}
+		w.value(f.Data, f.Origin, 0)
 	}
 }
 
+// walk is the state of decoding one frame. Envelopes can nest compressed
+// data inside compressed data, so the bytes that may be inflated are a
+// budget for the whole frame, not a limit per layer.
+type walk struct {
+	d       *Decoder
+	yield   Yield
+	inflate int // bytes that may still be decompressed from inside this frame
+}
+
+func (w *walk) event(ev *event.Event, o event.Origin) bool {
+	ev.Origin = o
+	return w.yield(ev, nil)
+}
+
+func (w *walk) bad(o event.Origin, err error) bool { return w.yield(nil, recordErr(o, err)) }
+
+func (w *walk) unsupported(o event.Origin, reason, detail string) bool {
+	return w.yield(nil, &Unsupported{Origin: o, Reason: reason, Detail: detail})
+}
+
 // value decodes a JSON value of any supported shape.
-func (d *Decoder) value(b []byte, o event.Origin, depth int, yield Yield) bool {
-	if depth > d.lim.MaxDepth {
-		return yield(nil, recordErr(o, fmt.Errorf("envelopes nested deeper than %d", d.lim.MaxDepth)))
+func (w *walk) value(b []byte, o event.Origin, depth int) bool {
+	if depth > w.d.lim.MaxDepth {
+		return w.bad(o, fmt.Errorf("envelopes nested deeper than %d", w.d.lim.MaxDepth))
 	}
 	b = trimSpace(b)
 	switch jsonscan.KindOf(b) {
@@ -56,148 +76,167 @@ func (d *Decoder) value(b []byte, o event.Origin, depth int, yield Yield) bool {
 	case jsonscan.Array:
 		it := jsonscan.NewArrayIter(b)
 		for it.Next() {
-			if !d.value(it.Value(), o.Within(fmt.Sprintf("[%d]", it.Index())), depth+1, yield) {
+			if !w.value(it.Value(), o.Within(fmt.Sprintf("[%d]", it.Index())), depth+1) {
 				return false
 			}
 		}
 		if err := it.Err(); err != nil {
-			return yield(nil, recordErr(o, err))
+			return w.bad(o, err)
 		}
 		return true
 	default:
 		if jsonscan.Valid(b) {
-			return yield(nil, &Unsupported{Origin: o, Reason: "JSON " + jsonscan.KindOf(b).String() + " (not an event)"})
+			return w.unsupported(o, ReasonNotObject, jsonscan.KindOf(b).String())
 		}
 		_, err := jsonscan.Skip(b, 0)
 		if err == nil {
 			err = errors.New("unexpected data after JSON value")
 		}
-		return yield(nil, recordErr(o, err))
+		return w.bad(o, err)
 	}
 	// The common case first: a CloudTrail record.
 	ev, err := cloudtrail.Parse(b)
 	if err == nil {
-		ev.Origin = o
-		return yield(ev, nil)
+		return w.event(ev, o)
 	}
 	if !errors.Is(err, cloudtrail.ErrNotCloudTrail) {
-		return yield(nil, recordErr(o, err))
+		return w.bad(o, err)
 	}
 	var k keys
 	if err := k.scan(b); err != nil {
-		return yield(nil, recordErr(o, err))
+		return w.bad(o, err)
 	}
-	return d.object(b, &k, o, depth, yield)
+	return w.object(b, &k, o, depth)
 }
 
 // object dispatches a JSON object on the keys it has.
-func (d *Decoder) object(b []byte, k *keys, o event.Origin, depth int, yield Yield) bool {
+func (w *walk) object(b []byte, k *keys, o event.Origin, depth int) bool {
+	parsed := func(ev *event.Event, err error) bool {
+		if err != nil {
+			return w.bad(o, err)
+		}
+		return w.event(ev, o)
+	}
+	eventSource := jsonscan.Str(k.get("eventSource"))
 	switch {
 	case k.has("digestS3Object") || k.has("digestStartTime"):
-		return yield(nil, &Unsupported{Origin: o, Reason: "CloudTrail digest file (integrity data, no events)"})
+		return w.unsupported(o, ReasonDigest, "")
 	case k.kind("Records") == jsonscan.Array:
-		return d.elements(k.get("Records"), "Records", o, depth, yield)
+		return w.elements(k.get("Records"), "Records", o, depth)
 	case k.has("detail-type"):
-		return d.eventBridge(b, k, o, depth, yield)
+		return w.eventBridge(b, k, o)
 	case k.has("TopicArn") && k.kind("Type") == jsonscan.String:
-		return d.sns(k, o, depth, yield)
+		return w.sns(k, o, depth)
 	case k.kind("Sns") == jsonscan.Object:
-		return d.value(k.get("Sns"), o.Within("Sns"), depth+1, yield)
+		return w.value(k.get("Sns"), o.Within("Sns"), depth+1)
 	case k.kind("body") == jsonscan.String && (k.has("messageId") || k.has("receiptHandle") || k.has("md5OfBody")):
-		return d.nested(k.get("body"), o.Within("body"), depth, yield)
+		return w.nested(k.get("body"), o.Within("body"), depth)
 	case k.kind("Body") == jsonscan.String && (k.has("MessageId") || k.has("ReceiptHandle") || k.has("MD5OfBody")):
-		return d.nested(k.get("Body"), o.Within("Body"), depth, yield)
+		return w.nested(k.get("Body"), o.Within("Body"), depth)
 	case k.kind("Messages") == jsonscan.Array:
-		return d.elements(k.get("Messages"), "Messages", o, depth, yield)
+		return w.elements(k.get("Messages"), "Messages", o, depth)
 	case k.kind("awslogs") == jsonscan.Object:
-		return d.awslogs(k.get("awslogs"), o, depth, yield)
+		return w.awslogs(k.get("awslogs"), o, depth)
 	case k.has("messageType") && k.has("logEvents"):
-		return d.cloudWatchLogs(b, o, depth, yield)
-	case k.has("eventVersion") && k.has("s3") && jsonscan.Str(k.get("eventSource")) == "aws:s3":
-		ev, err := parseS3Notification(b)
-		if err != nil {
-			return yield(nil, recordErr(o, err))
-		}
-		ev.Origin = o
-		return yield(ev, nil)
+		return w.cloudWatchLogs(k, o, depth)
+	case k.has("eventVersion") && k.has("s3") && eventSource == "aws:s3":
+		return parsed(parseS3Notification(b))
 	case jsonscan.Str(k.get("Event")) == "s3:TestEvent":
-		return yield(nil, &Unsupported{Origin: o, Reason: "S3 test event"})
+		return w.unsupported(o, ReasonS3Test, "")
 	case (k.has("schemaVersion") || k.has("SchemaVersion")) && (k.has("severity") || k.has("Severity")):
-		ev, err := guardduty.Parse(b)
-		if err != nil {
-			return yield(nil, recordErr(o, err))
-		}
-		ev.Origin = o
-		return yield(ev, nil)
+		return parsed(guardduty.Parse(b))
 	case k.kind("findings") == jsonscan.Array:
-		return d.elements(k.get("findings"), "findings", o, depth, yield)
+		return w.elements(k.get("findings"), "findings", o, depth)
 	case k.kind("Findings") == jsonscan.Array:
-		return d.elements(k.get("Findings"), "Findings", o, depth, yield)
+		return w.elements(k.get("Findings"), "Findings", o, depth)
 	case k.kind("finding") == jsonscan.Object:
-		return d.value(k.get("finding"), o.Within("finding"), depth+1, yield)
+		return w.value(k.get("finding"), o.Within("finding"), depth+1)
 	case k.kind("Events") == jsonscan.Array:
-		return d.elements(k.get("Events"), "Events", o, depth, yield)
+		return w.elements(k.get("Events"), "Events", o, depth)
 	case k.kind("CloudTrailEvent") == jsonscan.String:
-		return d.nested(k.get("CloudTrailEvent"), o.Within("CloudTrailEvent"), depth, yield)
+		return w.nested(k.get("CloudTrailEvent"), o.Within("CloudTrailEvent"), depth)
 	case accessanalyzer.Looks(k.has):
-		ev, err := accessanalyzer.Parse(b)
-		if err != nil {
-			return yield(nil, recordErr(o, err))
-		}
-		ev.Origin = o
-		return yield(ev, nil)
+		return parsed(accessanalyzer.Parse(b))
+	case len(eventSource) > 4 && eventSource[:4] == "aws:":
+		// A Lambda event record of another service (DynamoDB, Kinesis...).
+		return w.unsupported(o, ReasonLambdaEvent, eventSource)
 	case k.has("eventVersion") && (k.has("eventSource") || k.has("userIdentity")):
 		// Looks like CloudTrail but cloudtrail.Parse refused it: say why.
-		return yield(nil, recordErr(o, event.FieldErr("eventName", "missing: a CloudTrail record needs eventVersion, eventName and eventTime")))
+		missing := "eventName"
+		if k.has("eventName") {
+			missing = "eventVersion"
+		}
+		return w.bad(o, event.FieldErr(missing, "missing: a CloudTrail record needs eventVersion, eventName and eventTime"))
 	}
-	return yield(nil, &Unsupported{Origin: o, Reason: "unrecognised JSON object with keys " + k.describe()})
+	return w.unsupported(o, ReasonUnknownObject, "keys "+k.describe())
 }
 
 // elements decodes each element of an array member of an envelope.
-func (d *Decoder) elements(arr []byte, name string, o event.Origin, depth int, yield Yield) bool {
+func (w *walk) elements(arr []byte, name string, o event.Origin, depth int) bool {
 	it := jsonscan.NewArrayIter(arr)
 	for it.Next() {
-		if !d.value(it.Value(), o.Within(fmt.Sprintf("%s[%d]", name, it.Index())), depth+1, yield) {
+		if !w.value(it.Value(), o.Within(fmt.Sprintf("%s[%d]", name, it.Index())), depth+1) {
 			return false
 		}
 	}
 	if err := it.Err(); err != nil {
-		return yield(nil, recordErr(o, err))
+		return w.bad(o, err)
 	}
 	return true
 }
 
 // nested decodes a record carried as a JSON string (an SNS Message, an SQS
 // body, a CloudWatch Logs message).
-func (d *Decoder) nested(str []byte, o event.Origin, depth int, yield Yield) bool {
+func (w *walk) nested(str []byte, o event.Origin, depth int) bool {
 	s, err := jsonscan.Unquote(str)
 	if err != nil {
-		return yield(nil, recordErr(o, err))
+		return w.bad(o, err)
 	}
-	return d.text(bytesOf(s), o, depth+1, flowlog.Hint{}, yield)
+	return w.text(bytesOf(s), o, depth+1)
 }
+
+// maxFlowFields bounds the fields counted when deciding whether a message
+// is a headerless flow-log record (the longest documented layout has 40).
+const maxFlowFields = 41
 
 // text decodes a record that arrived as text inside an envelope: JSON, or a
 // flow-log line (CloudWatch Logs delivers flow logs without a header).
-func (d *Decoder) text(b []byte, o event.Origin, depth int, hint flowlog.Hint, yield Yield) bool {
+func (w *walk) text(b []byte, o event.Origin, depth int) bool {
 	t := trimSpace(b)
 	if len(t) == 0 {
-		return yield(nil, &Unsupported{Origin: o, Reason: "empty message"})
+		return w.unsupported(o, ReasonEmptyMessage, "")
 	}
 	// A message that opens like a JSON object is one, and is reported if
 	// broken; one that opens with '[' may be a plain log line ("[ERROR] ...").
 	if t[0] == '{' || (t[0] == '[' && jsonscan.Valid(t)) {
-		return d.value(t, o, depth, yield)
+		return w.value(t, o, depth)
 	}
-	if f := flowlog.Positional(len(strings.Fields(string(t)))); f != nil && t[0] >= '0' && t[0] <= '9' {
-		ev, err := f.Parse(t, hint)
-		if err != nil {
-			return yield(nil, recordErr(o, err))
+	if t[0] >= '0' && t[0] <= '9' {
+		if f := flowlog.Positional(countFields(t, maxFlowFields)); f != nil {
+			ev, err := f.Parse(t, flowlog.Hint{})
+			if err != nil {
+				return w.bad(o, err)
+			}
+			return w.event(ev, o)
 		}
-		ev.Origin = o
-		return yield(ev, nil)
 	}
-	return yield(nil, &Unsupported{Origin: o, Reason: "message is neither JSON nor a flow-log record"})
+	return w.unsupported(o, ReasonTextMessage, "")
+}
+
+// countFields counts space-separated fields, stopping at max.
+func countFields(b []byte, max int) int {
+	n, in := 0, false
+	for _, c := range b {
+		sep := c == ' ' || c == '\t'
+		if !sep && !in {
+			n++
+			if n == max {
+				return n
+			}
+		}
+		in = !sep
+	}
+	return n
 }
 
 func trimSpace(b []byte) []byte {

@@ -17,163 +17,156 @@ import (
 	"github.com/vigil-sec/vigil/internal/accessanalyzer"
 	"github.com/vigil-sec/vigil/internal/cloudtrail"
 	"github.com/vigil-sec/vigil/internal/event"
-	"github.com/vigil-sec/vigil/internal/flowlog"
 	"github.com/vigil-sec/vigil/internal/guardduty"
 	"github.com/vigil-sec/vigil/internal/jsonscan"
 )
 
 // eventBridge decodes an EventBridge (CloudWatch Events) event. The event's
 // Raw is the whole envelope, which carries the delivery's id and time.
-func (d *Decoder) eventBridge(b []byte, k *keys, o event.Origin, depth int, yield Yield) bool {
+func (w *walk) eventBridge(b []byte, k *keys, o event.Origin) bool {
 	dt := jsonscan.Str(k.get("detail-type"))
 	detail := k.get("detail")
-	var (
-		ev  *event.Event
-		err error
-	)
+	var parse func([]byte) (*event.Event, error)
 	switch strings.ToLower(strings.ReplaceAll(dt, " ", "")) {
 	case "awsapicallviacloudtrail", "awsconsolesigninviacloudtrail", "awsserviceeventviacloudtrail",
 		"awsconsoleactionviacloudtrail", "awsinsightviacloudtrail":
-		if jsonscan.KindOf(detail) != jsonscan.Object {
-			return yield(nil, recordErr(o, event.FieldErr("detail", "missing or not an object")))
-		}
-		ev, err = cloudtrail.Parse(detail)
-		if errors.Is(err, cloudtrail.ErrNotCloudTrail) {
-			err = errors.New("not a CloudTrail record (no eventVersion or eventName)")
+		parse = func(b []byte) (*event.Event, error) {
+			ev, err := cloudtrail.Parse(b)
+			if errors.Is(err, cloudtrail.ErrNotCloudTrail) {
+				err = errors.New("not a CloudTrail record (no eventVersion or eventName)")
+			}
+			return ev, err
 		}
 	case "guarddutyfinding":
-		if jsonscan.KindOf(detail) != jsonscan.Object {
-			return yield(nil, recordErr(o, event.FieldErr("detail", "missing or not an object")))
-		}
-		ev, err = guardduty.Parse(detail)
+		parse = guardduty.Parse
 	case "accessanalyzerfinding":
-		if jsonscan.KindOf(detail) != jsonscan.Object {
-			return yield(nil, recordErr(o, event.FieldErr("detail", "missing or not an object")))
-		}
-		ev, err = accessanalyzer.Parse(detail)
+		parse = accessanalyzer.Parse
 	default:
-		src := jsonscan.Str(k.get("source"))
-		return yield(nil, &Unsupported{Origin: o, Reason: fmt.Sprintf("EventBridge event %q from %s", dt, src)})
+		return w.unsupported(o, ReasonEventBridge, fmt.Sprintf("%q from %q", dt, jsonscan.Str(k.get("source"))))
 	}
+	if jsonscan.KindOf(detail) != jsonscan.Object {
+		return w.bad(o, event.FieldErr("detail", "missing or not an object"))
+	}
+	ev, err := parse(detail)
 	if err != nil {
-		return yield(nil, recordErr(o, &event.FieldError{Field: "detail", Err: err}))
+		return w.bad(o, &event.FieldError{Field: "detail", Err: err})
 	}
 	ev.Raw = b
-	ev.Origin = o
 	if ev.Account == "" {
 		ev.Account = jsonscan.Scalar(k.get("account"))
 	}
 	if ev.Region == "" {
 		ev.Region = jsonscan.Str(k.get("region"))
 	}
-	return yield(ev, nil)
+	return w.event(ev, o)
 }
 
 // sns decodes an SNS message (HTTP/S delivery, SQS body, or the Sns member
 // of a Lambda event). A notification's Message is decoded as a record.
 // Signatures are verified by the HTTP input, which receives messages from
 // the network; files and queues are trusted as their storage is.
-func (d *Decoder) sns(k *keys, o event.Origin, depth int, yield Yield) bool {
+func (w *walk) sns(k *keys, o event.Origin, depth int) bool {
 	switch t := jsonscan.Str(k.get("Type")); t {
 	case "Notification":
 		msg := k.get("Message")
 		if jsonscan.KindOf(msg) != jsonscan.String {
-			return yield(nil, recordErr(o, event.FieldErr("Message", "missing or not a string")))
+			return w.bad(o, event.FieldErr("Message", "missing or not a string"))
 		}
-		return d.nested(msg, o.Within("Message"), depth, yield)
+		return w.nested(msg, o.Within("Message"), depth)
 	case "SubscriptionConfirmation", "UnsubscribeConfirmation":
-		return yield(nil, &Unsupported{Origin: o, Reason: "SNS " + t})
+		return w.unsupported(o, ReasonSNSControl, t)
 	default:
-		return yield(nil, recordErr(o, event.FieldErr("Type", "unknown SNS message type %q", t)))
+		return w.bad(o, event.FieldErr("Type", "unknown SNS message type %q", t))
 	}
 }
 
 // awslogs decodes a CloudWatch Logs subscription as Lambda receives it:
 // {"awslogs":{"data":base64(gzip(DATA_MESSAGE))}}.
-func (d *Decoder) awslogs(v []byte, o event.Origin, depth int, yield Yield) bool {
+func (w *walk) awslogs(v []byte, o event.Origin, depth int) bool {
 	var k keys
 	if err := k.scan(v); err != nil {
-		return yield(nil, recordErr(o, &event.FieldError{Field: "awslogs", Err: err}))
+		return w.bad(o, &event.FieldError{Field: "awslogs", Err: err})
 	}
 	data := k.get("data")
 	if jsonscan.KindOf(data) != jsonscan.String {
-		return yield(nil, recordErr(o, event.FieldErr("awslogs.data", "missing or not a string")))
+		return w.bad(o, event.FieldErr("awslogs.data", "missing or not a string"))
 	}
-	raw, err := d.unpack(jsonscan.Str(data))
+	raw, err := w.unpack(jsonscan.Str(data))
 	if err != nil {
-		return yield(nil, recordErr(o, &event.FieldError{Field: "awslogs.data", Err: err}))
+		return w.bad(o, &event.FieldError{Field: "awslogs.data", Err: err})
 	}
-	return d.text(raw, o.Within("awslogs.data"), depth+1, flowlog.Hint{}, yield)
+	return w.text(raw, o.Within("awslogs.data"), depth+1)
 }
 
-// unpack decodes base64 and, when present, gzip, within MaxNestedBytes.
-func (d *Decoder) unpack(s string) ([]byte, error) {
-	if base64.StdEncoding.DecodedLen(len(s)) > d.lim.MaxNestedBytes {
-		return nil, fmt.Errorf("%w: %d bytes of base64", ErrTooLarge, len(s))
+// unpack decodes base64 and, when present, gzip, charging what it produces
+// to the frame's budget: nesting compressed data inside compressed data
+// cannot multiply the work.
+func (w *walk) unpack(s string) ([]byte, error) {
+	if base64.StdEncoding.DecodedLen(len(s)) > w.inflate {
+		return nil, fmt.Errorf("%w: %d bytes of base64 with %d bytes of the record's decompression budget left", ErrTooLarge, len(s), w.inflate)
 	}
 	raw, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		return nil, fmt.Errorf("base64: %w", err)
 	}
 	if !isGzip(raw) {
+		w.inflate -= len(raw)
 		return raw, nil
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, int64(d.lim.MaxNestedBytes)+1))
+	limit := min(int64(w.inflate), w.d.lim.MaxGzipRatio*int64(len(raw))+1<<20)
+	out, err := io.ReadAll(io.LimitReader(zr, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
-	if len(out) > d.lim.MaxNestedBytes {
-		return nil, fmt.Errorf("%w: decompressed data exceeds %d bytes", ErrTooLarge, d.lim.MaxNestedBytes)
+	if int64(len(out)) > limit {
+		return nil, fmt.Errorf("%w: data decompressed inside the record exceeds %d bytes (%d compressed)", ErrTooLarge, limit, len(raw))
 	}
+	w.inflate -= len(out)
 	return out, nil
 }
 
 // cloudWatchLogs decodes a CloudWatch Logs subscription message: each log
 // event's message is a record (a CloudTrail record when the log group is
-// CloudTrail's, a flow-log line when it is a flow log's).
-func (d *Decoder) cloudWatchLogs(b []byte, o event.Origin, depth int, yield Yield) bool {
-	var msg struct {
-		MessageType string `json:"messageType"`
-		Owner       string `json:"owner"`
-		LogGroup    string `json:"logGroup"`
-		LogEvents   []struct {
-			ID        string          `json:"id"`
-			Timestamp int64           `json:"timestamp"`
-			Message   json.RawMessage `json:"message"`
-		} `json:"logEvents"`
-	}
-	if err := json.Unmarshal(b, &msg); err != nil {
-		return yield(nil, recordErr(o, err))
-	}
-	switch msg.MessageType {
+// CloudTrail's, a flow-log line when it is a flow log's). A bad log event
+// costs only itself.
+func (w *walk) cloudWatchLogs(k *keys, o event.Origin, depth int) bool {
+	switch mt := jsonscan.Str(k.get("messageType")); mt {
 	case "DATA_MESSAGE":
 	case "CONTROL_MESSAGE":
-		return yield(nil, &Unsupported{Origin: o, Reason: "CloudWatch Logs control message"})
+		return w.unsupported(o, ReasonCWLControl, "")
 	default:
-		return yield(nil, recordErr(o, event.FieldErr("messageType", "unknown %q", msg.MessageType)))
+		return w.bad(o, event.FieldErr("messageType", "unknown %q", mt))
 	}
-	for i, le := range msg.LogEvents {
-		lo := o.Within(fmt.Sprintf("logEvents[%d]", i))
-		if jsonscan.KindOf(le.Message) != jsonscan.String {
-			if !yield(nil, recordErr(lo, event.FieldErr("message", "missing or not a string"))) {
+	if k.kind("logEvents") != jsonscan.Array {
+		return w.bad(o, event.FieldErr("logEvents", "not a list"))
+	}
+	it := jsonscan.NewArrayIter(k.get("logEvents"))
+	for it.Next() {
+		lo := o.Within(fmt.Sprintf("logEvents[%d]", it.Index()))
+		var le keys
+		if err := le.scan(it.Value()); err != nil {
+			if !w.bad(lo, err) {
 				return false
 			}
 			continue
 		}
-		s, err := jsonscan.Unquote(le.Message)
-		if err != nil {
-			if !yield(nil, recordErr(lo, err)) {
+		msg := le.get("message")
+		if jsonscan.KindOf(msg) != jsonscan.String {
+			if !w.bad(lo, event.FieldErr("message", "missing or not a string")) {
 				return false
 			}
 			continue
 		}
-		if !d.text(bytesOf(s), lo, depth+1, flowlog.Hint{}, yield) {
+		if !w.nested(msg, lo, depth) {
 			return false
 		}
+	}
+	if err := it.Err(); err != nil {
+		return w.bad(o, &event.FieldError{Field: "logEvents", Err: err})
 	}
 	return true
 }

@@ -64,10 +64,31 @@ func recordErr(o event.Origin, err error) *RecordError {
 // decodes. It is counted and reported, never silently dropped.
 type Unsupported struct {
 	Origin event.Origin
-	// Reason is a short, stable description used to group records in
-	// summaries, e.g. `EventBridge event "EC2 Instance State-change
-	// Notification"`.
+	// Reason is one of the Reason constants: a fixed category, so that
+	// summaries stay small whatever the input holds.
 	Reason string
+	// Detail says more, from the record itself (a detail-type, the keys of
+	// an unrecognised object); it is input, so escape it before printing.
+	Detail string
 }
 
-func (u *Unsupported) Error() string { return fmt.Sprintf("%s: unsupported: %s", u.Origin, u.Reason) }
+// The reasons a record is unsupported.
+const (
+	ReasonDigest        = "CloudTrail digest file (integrity data, no events)"
+	ReasonEventBridge   = "EventBridge event of another type"
+	ReasonSNSControl    = "SNS subscription message"
+	ReasonS3Test        = "S3 test event"
+	ReasonCWLControl    = "CloudWatch Logs control message"
+	ReasonLambdaEvent   = "Lambda event record of another service"
+	ReasonUnknownObject = "unrecognised JSON object"
+	ReasonNotObject     = "JSON value that is not an object"
+	ReasonTextMessage   = "log message that is neither JSON nor a flow-log record"
+	ReasonEmptyMessage  = "empty log message"
+)
+
+func (u *Unsupported) Error() string {
+	if u.Detail == "" {
+		return fmt.Sprintf("%s: unsupported: %s", u.Origin, u.Reason)
+	}
+	return fmt.Sprintf("%s: unsupported: %s: %s", u.Origin, u.Reason, u.Detail)
+}

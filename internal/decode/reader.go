@@ -185,6 +185,36 @@ func (rd *reader) discardValue(b *jsonscan.Boundary) error {
 	return errTooLarge{rd.max}
 }
 
+// peekLines returns up to n of the next non-blank lines without consuming
+// them, looking ahead at most the record limit; a line that does not end
+// within it is not returned.
+func (rd *reader) peekLines(n int) [][]byte {
+	var lines [][]byte
+	pos := 0 // relative to rd.r
+	for len(lines) < n {
+		buf := rd.buf[rd.r:rd.w]
+		i := bytes.IndexByte(buf[pos:], '\n')
+		if i < 0 {
+			if rd.w-rd.r > rd.max || !rd.fill() {
+				if rd.err != nil && pos < rd.w-rd.r {
+					// The last line of the payload, without a newline.
+					if l := bytes.TrimSpace(rd.buf[rd.r+pos : rd.w]); len(l) > 0 {
+						lines = append(lines, rd.buf[rd.r+pos:rd.w])
+					}
+				}
+				return lines
+			}
+			continue
+		}
+		line := buf[pos : pos+i]
+		pos += i + 1
+		if len(bytes.TrimSpace(line)) > 0 {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
 // consume skips n bytes that the caller has looked at.
 func (rd *reader) consume(n int) { rd.r += n }
 

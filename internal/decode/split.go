@@ -57,6 +57,7 @@ type splitter struct {
 	emit   func([]Frame) error
 	frames []Frame
 	slab   []byte
+	bytes  int // frame bytes in the current batch, slab or not
 	n      int
 }
 
@@ -78,7 +79,8 @@ func (s *splitter) add(data []byte, o event.Origin, fm form, flow *flowlog.Forma
 	}
 	s.frames = append(s.frames, Frame{Data: own, Origin: o, form: fm, flow: flow, hint: hint, err: err})
 	s.n++
-	if len(s.frames) >= batchFrames || len(s.slab) >= batchBytes-4096 {
+	s.bytes += len(own)
+	if len(s.frames) >= batchFrames || s.bytes >= batchBytes-4096 {
 		return s.flush()
 	}
 	return nil
@@ -94,6 +96,7 @@ func (s *splitter) flush() error {
 	b := s.frames
 	s.frames = make([]Frame, 0, batchFrames)
 	s.slab = nil
+	s.bytes = 0
 	return s.emit(b)
 }
 
@@ -140,74 +143,79 @@ func (s *splitter) origin(index int, line int, off int64) event.Origin {
 	return event.Origin{Source: s.source, Index: index, Line: line, Offset: off}
 }
 
-// splitJSON frames a JSON payload: a CloudTrail log file ({"Records":[...]})
-// or a top-level array, both streamed element by element; a single value;
-// NDJSON; or values concatenated with or without whitespace (Firehose).
+// splitJSON frames a JSON payload: NDJSON one line at a time, so that a
+// broken line costs only itself; otherwise a sequence of values (one, or
+// several concatenated as Firehose writes them), where CloudTrail log
+// files ({"Records":[...]}) and top-level arrays are streamed element by
+// element, every one of them, not only the first.
 func (s *splitter) splitJSON(rd *reader) (string, error) {
 	index := 0
-	format := "json"
-	c, _ := rd.peek()
-	switch {
-	case recordsPrefix(rd):
-		format = "records"
-		if err := s.streamArray(rd, &index, "the Records array"); err != nil {
-			return format, err
-		}
-		if err := finishObject(rd); err != nil {
-			return format, err
-		}
-	case c == '[':
-		format = "json-array"
-		rd.consume(1)
-		if err := s.streamArray(rd, &index, "the top-level array"); err != nil {
-			return format, err
-		}
-	default:
-		onFirstLine := rd.line == 0
-		v, off, err := rd.value()
-		if err != nil {
-			if err := s.valueErr(err, v, index, off); err != nil {
-				return format, err
-			}
-			index++
-			break
-		}
-		line := 0
-		if onFirstLine && bytes.IndexByte(v, '\n') < 0 {
-			line = 1
-		}
-		if err := s.add(v, s.origin(index, line, off), formJSON, nil, flowlog.Hint{}, nil); err != nil {
-			return format, err
-		}
-		index++
-		// One value alone on the first line, then more lines: NDJSON.
-		if line == 1 {
-			if blank, _ := restOfLineBlank(rd); blank {
-				if _, more := rd.peek(); more {
-					format = "ndjson"
-					return format, s.splitLines(rd, &index)
-				}
-			}
+	if looksLikeNDJSON(rd) {
+		return "ndjson", s.splitLines(rd, &index)
+	}
+	format := ""
+	label := func(f string) {
+		if format == "" {
+			format = f
 		}
 	}
-	// Further values, one after another.
 	for {
-		v, off, err := rd.value()
-		if err == io.EOF {
-			return format, nil
+		c, ok := rd.peek()
+		if !ok {
+			return format, rd.readErr()
 		}
-		if err != nil {
-			if err := s.valueErr(err, v, index, off); err != nil {
+		switch {
+		case recordsPrefix(rd):
+			label("records")
+			if err := s.streamArray(rd, &index, "the Records array"); err != nil {
+				return format, err
+			}
+			if err := finishObject(rd); err != nil {
+				return format, err
+			}
+		case c == '[':
+			label("json-array")
+			rd.consume(1)
+			if err := s.streamArray(rd, &index, "the top-level array"); err != nil {
+				return format, err
+			}
+		default:
+			label("json")
+			v, off, err := rd.value()
+			if err == io.EOF {
+				return format, nil
+			}
+			if err != nil {
+				if err := s.valueErr(err, v, index, off); err != nil {
+					return format, err
+				}
+				index++
+				continue
+			}
+			if err := s.add(v, s.origin(index, 0, off), formJSON, nil, flowlog.Hint{}, nil); err != nil {
 				return format, err
 			}
 			index++
-			continue
 		}
-		if err := s.add(v, s.origin(index, 0, off), formJSON, nil, flowlog.Hint{}, nil); err != nil {
-			return format, err
-		}
-		index++
 	}
+}
+
+// looksLikeNDJSON reports whether the payload's first two non-blank lines
+// each start with '{' in their first column: one object per line.
+// Pretty-printed JSON indents its inner lines, and concatenated objects
+// without newlines are one line.
+func looksLikeNDJSON(rd *reader) bool {
+	lines := rd.peekLines(2)
+	if len(lines) < 2 {
+		return false
+	}
+	for _, l := range lines {
+		l = bytes.TrimRight(l, " \t\r")
+		if len(l) < 2 || l[0] != '{' {
+			return false
+		}
+	}
+	return true
 }
 
 // valueErr turns a framing error for one value into a record error frame
@@ -227,29 +235,7 @@ func (s *splitter) valueErr(err error, v []byte, index int, off int64) error {
 	return err
 }
 
-// restOfLineBlank reports whether only spaces remain before the next
-// newline, which it consumes, and ok=false at the end of the stream.
-func restOfLineBlank(rd *reader) (blank, ok bool) {
-	for {
-		b := rd.ahead(1)
-		if len(b) == 0 {
-			return false, false
-		}
-		switch b[0] {
-		case ' ', '\t', '\r':
-			rd.consume(1)
-		case '\n':
-			rd.consume(1)
-			rd.line++
-			return true, true
-		default:
-			return false, true
-		}
-	}
-}
-
-// splitLines frames the rest of an NDJSON payload one line at a time, so
-// that a broken line costs only itself.
+// splitLines frames an NDJSON payload one line at a time.
 func (s *splitter) splitLines(rd *reader, index *int) error {
 	for {
 		line, n, off, err := rd.nextLine()
@@ -375,14 +361,14 @@ func finishObject(rd *reader) error {
 		case ',':
 			rd.consume(1)
 			if _, _, err := rd.value(); err != nil { // key
-				return fmt.Errorf("%w: after the Records array: %v", errStructure, err)
+				return fmt.Errorf("%w: after the Records array: %w", errStructure, err)
 			}
 			if c, ok := rd.peek(); !ok || c != ':' {
 				return fmt.Errorf("%w: expected ':' at byte %d", errStructure, rd.offset())
 			}
 			rd.consume(1)
 			if _, _, err := rd.value(); err != nil {
-				return fmt.Errorf("%w: after the Records array: %v", errStructure, err)
+				return fmt.Errorf("%w: after the Records array: %w", errStructure, err)
 			}
 		default:
 			return fmt.Errorf("%w: expected ',' or '}' after the Records array at byte %d, found %q", errStructure, rd.offset(), c)

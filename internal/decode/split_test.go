@@ -466,3 +466,149 @@ func TestBase64Gzip(t *testing.T) {
 		}
 	}
 }
+
+// awslogsOf wraps a DATA_MESSAGE whose log events carry msgs as a Lambda
+// CloudWatch Logs subscription payload.
+func awslogsOf(t testing.TB, msgs ...string) string {
+	var evs []string
+	for i, m := range msgs {
+		q, _ := jsonString(m)
+		evs = append(evs, fmt.Sprintf(`{"id":"%d","timestamp":1,"message":%s}`, i, q))
+	}
+	dm := `{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[` + strings.Join(evs, ",") + `]}`
+	return `{"awslogs":{"data":"` + base64.StdEncoding.EncodeToString(gz(t, dm)) + `"}}`
+}
+
+// TestNestedDecompressionBudget checks that compressed data nested in
+// compressed data cannot multiply the work: the decompression budget is
+// per frame, not per layer.
+func TestNestedDecompressionBudget(t *testing.T) {
+	filler := `{"x":"` + strings.Repeat("A", 1<<20) + `"}` // 1 MiB that compresses to ~1 KiB
+	inner := awslogsOf(t, filler, filler, filler, filler)
+	outer := awslogsOf(t, inner, inner, inner, inner)
+	lim := Limits{MaxNestedBytes: 6 << 20}
+	o := run(t, strings.NewReader(outer), lim)
+	tooLarge := 0
+	for _, b := range o.bad {
+		if strings.Contains(b, "decompression budget") || strings.Contains(b, "exceeds") {
+			tooLarge++
+		}
+	}
+	// 16 MiB of filler would be inflated without a shared budget; with 6 MiB
+	// at most five of the sixteen fillers are reached.
+	if tooLarge == 0 || len(o.unsup) > 5 {
+		t.Errorf("budget not shared across layers: %d unsupported (decoded fillers), %d over budget: %v", len(o.unsup), tooLarge, o.bad)
+	}
+	// The same payload within a generous budget decodes fully.
+	if o := run(t, strings.NewReader(outer), Limits{}); len(o.unsup) != 16 || len(o.bad) != 0 {
+		t.Errorf("default limits: %v", o)
+	}
+}
+
+func TestCloudWatchLogsBadEventKeepsNeighbours(t *testing.T) {
+	msg, _ := jsonString(ct("b"))
+	dm := `{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[` +
+		`{"id":"0","timestamp":1,"message":` + msg + `},` +
+		`{"id":1,"timestamp":"x","message":42},` +
+		`{"id":"2","timestamp":2,"message":` + strings.Replace(msg, `\"b\"`, `\"c\"`, 1) + `}]}`
+	o := run(t, strings.NewReader(dm), Limits{})
+	if strings.Join(o.events, ",") != "b,c" || len(o.bad) != 1 || !strings.Contains(o.bad[0], "logEvents[1]|message|") {
+		t.Errorf("%v", o)
+	}
+}
+
+func TestLambdaRecordsOfOtherServices(t *testing.T) {
+	ddb := `{"Records":[{"eventID":"1","eventName":"INSERT","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"us-east-1","dynamodb":{"Keys":{}}},` +
+		`{"kinesis":{"data":"eyJ4IjoxfQ=="},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"shardId-000:1","eventName":"aws:kinesis:record"}]}`
+	o := run(t, strings.NewReader(ddb), Limits{})
+	if len(o.bad) != 0 || len(o.unsup) != 2 || o.unsup[0] != ReasonLambdaEvent {
+		t.Errorf("%v", o)
+	}
+}
+
+func TestCountFields(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want int
+	}{
+		{"", 41, 0}, {"a", 41, 1}, {"  a  b\tc ", 41, 3}, {strings.Repeat("1 ", 1000), 41, 41}, {"a b", 1, 1},
+	} {
+		if got := countFields([]byte(tc.in), tc.max); got != tc.want {
+			t.Errorf("countFields(%q, %d) = %d, want %d", tc.in, tc.max, got, tc.want)
+		}
+	}
+}
+
+func TestNDJSONWithBrokenLines(t *testing.T) {
+	a, b, c := ct("a"), ct("b"), ct("c")
+	tests := []struct {
+		name, in string
+		events   string
+		badLine  string
+	}{
+		{"broken first line", `{"eventVersion":"1.09","eventTime":` + "\n" + a + "\n" + b + "\n", "a,b", "in:1|"},
+		{"leading blank lines, broken middle", "\n\n" + a + "\n" + `{"x":` + "\n" + b + "\n" + c + "\n", "a,b,c", "in:4|"},
+		{"unbalanced brace in the middle", a + "\n" + `{"a":{"b":[` + "\n" + b + "\n", "a,b", "in:2|"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := run(t, strings.NewReader(tc.in), Limits{})
+			if o.err != nil || o.format != "ndjson" || strings.Join(o.events, ",") != tc.events || len(o.bad) != 1 || !strings.HasPrefix(o.bad[0], tc.badLine) {
+				t.Errorf("%v", o)
+			}
+		})
+	}
+}
+
+// TestConcatenatedRecordsFilesStream checks that every CloudTrail log file
+// in a concatenation (cat *.json.gz | vigil scan -) is streamed, so none is
+// bound by the record size limit.
+func TestConcatenatedRecordsFilesStream(t *testing.T) {
+	var file strings.Builder
+	file.WriteString(`{"Records":[`)
+	for i := range 50 {
+		if i > 0 {
+			file.WriteByte(',')
+		}
+		file.WriteString(ct(fmt.Sprintf("%d", i)))
+	}
+	file.WriteString(`]}`)
+	one := gz(t, file.String())
+	in := append(append(append([]byte{}, one...), one...), one...)
+	o := run(t, bytes.NewReader(in), Limits{MaxRecordBytes: 4096})
+	if o.err != nil || len(o.events) != 150 || len(o.bad) != 0 || o.format != "records+gzip" {
+		t.Errorf("format %s, %d events, bad %v, err %v", o.format, len(o.events), o.bad, o.err)
+	}
+}
+
+// TestBatchesAreBoundedInBytes checks that large records count towards a
+// batch's size, so a batch never holds much more than batchBytes.
+func TestBatchesAreBoundedInBytes(t *testing.T) {
+	big := strings.Replace(ct("x"), `"ListBuckets"`, `"`+strings.Repeat("y", 600<<10)+`"`, 1)
+	var in strings.Builder
+	in.WriteString(`{"Records":[`)
+	for i := range 20 {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		in.WriteString(big)
+	}
+	in.WriteString(`]}`)
+	batches, maxBytes := 0, 0
+	_, err := Split(context.Background(), strings.NewReader(in.String()), "in", Limits{}, func(b []Frame) error {
+		batches++
+		n := 0
+		for _, f := range b {
+			n += len(f.Data)
+		}
+		maxBytes = max(maxBytes, n)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxBytes > batchBytes+len(big) || batches < 10 {
+		t.Errorf("%d batches, largest %d bytes; want batches of about %d bytes", batches, maxBytes, batchBytes)
+	}
+}

@@ -173,7 +173,8 @@ func Positional(n int) *Format {
 
 // ParseHeader reads a header line such as "version account-id ...". It
 // returns an error when the line is not a header: a header has only field
-// names, at least one of which Vigil knows, and no name twice.
+// names, no name twice, and at most a quarter of names Vigil does not know
+// (room for fields AWS adds later, not for a line of prose).
 func ParseHeader(line []byte) (*Format, error) {
 	toks := bytes.Fields(line)
 	if len(toks) == 0 {
@@ -196,8 +197,8 @@ func ParseHeader(line []byte) (*Format, error) {
 		}
 		names[i] = n
 	}
-	if known == 0 {
-		return nil, fmt.Errorf("flowlog: header names no known field")
+	if unknown := len(names) - known; known == 0 || 4*unknown > len(names) {
+		return nil, fmt.Errorf("flowlog: header names %d unknown fields of %d", unknown, len(names))
 	}
 	return newFormat(names, true), nil
 }
