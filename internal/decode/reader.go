@@ -186,16 +186,16 @@ func (rd *reader) discardValue(b *jsonscan.Boundary) error {
 }
 
 // peekLines returns up to n of the next non-blank lines without consuming
-// them, looking ahead at most the record limit; a line that does not end
-// within it is not returned.
-func (rd *reader) peekLines(n int) [][]byte {
+// them, looking ahead at most limit bytes; a line that does not end within
+// them is not returned.
+func (rd *reader) peekLines(n, limit int) [][]byte {
 	var lines [][]byte
 	pos := 0 // relative to rd.r
 	for len(lines) < n {
 		buf := rd.buf[rd.r:rd.w]
 		i := bytes.IndexByte(buf[pos:], '\n')
 		if i < 0 {
-			if rd.w-rd.r > rd.max || !rd.fill() {
+			if rd.w-rd.r > min(limit, rd.max) || !rd.fill() {
 				if rd.err != nil && pos < rd.w-rd.r {
 					// The last line of the payload, without a newline.
 					if l := bytes.TrimSpace(rd.buf[rd.r+pos : rd.w]); len(l) > 0 {

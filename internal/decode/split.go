@@ -200,12 +200,20 @@ func (s *splitter) splitJSON(rd *reader) (string, error) {
 	}
 }
 
+// ndjsonLookahead bounds how far the splitter looks for the second line of
+// an NDJSON payload. NDJSON with longer lines is read as a sequence of
+// values, which decodes it the same, only without per-line recovery.
+const ndjsonLookahead = 1 << 20
+
 // looksLikeNDJSON reports whether the payload's first two non-blank lines
 // each start with '{' in their first column: one object per line.
 // Pretty-printed JSON indents its inner lines, and concatenated objects
-// without newlines are one line.
+// without newlines are one line. A CloudTrail log file is never NDJSON.
 func looksLikeNDJSON(rd *reader) bool {
-	lines := rd.peekLines(2)
+	if b := rd.ahead(16); bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte(`{"Records"`)) {
+		return false
+	}
+	lines := rd.peekLines(2, ndjsonLookahead)
 	if len(lines) < 2 {
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strings"
 	"sync/atomic"
@@ -182,18 +183,18 @@ func (s *recordStream) Read(p []byte) (int, error) {
 }
 
 // TestMemoryIsFlat scans one 100+ MB CloudTrail file that is generated as it
-// is read and checks that the live heap (what survives each collection)
-// stays within a fixed budget well under the input's size: the Records array
-// is streamed, never held. Garbage awaiting collection is not counted; how
-// much of it exists depends on GOGC, not on the design. The live heap does
-// include what is allocated while a collection marks, which grows when the
-// machine is busy, so the budget leaves room for that (a quiet run peaks
-// under 10 MB).
+// is read and checks that the live heap (what a collection finds reachable)
+// stays within a fixed budget well under the input's size: the Records
+// array is streamed, never held. Objects allocated while a collection marks
+// count as live for that cycle, so on a busy machine the measure creeps up
+// with the allocation rate; a low GC target keeps collections short and the
+// measure close to what the scan really holds (about 8 MB on a quiet run).
 func TestMemoryIsFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scans 100 MB")
 	}
-	const budget = 48 << 20
+	const budget = 32 << 20
+	defer debug.SetGCPercent(debug.SetGCPercent(20))
 	gen := &recordStream{n: 300000}
 	in := source.Input{Name: "big.json", Open: func() (io.ReadCloser, error) { return io.NopCloser(gen), nil }}
 	var peak atomic.Uint64
