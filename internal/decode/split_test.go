@@ -2,9 +2,9 @@ package decode
 
 import (
 	"bytes"
-	"encoding/base64"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"

@@ -3,10 +3,10 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
-	"math/rand/v2"
 	"encoding/json"
 	"errors"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )

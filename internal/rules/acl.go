@@ -1,7 +1,8 @@
 package rules
 
 import (
-	"bytes"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -66,10 +67,8 @@ var grantHeaders = map[string]string{
 // publicGrants finds every grant to a public group in a PutBucketAcl,
 // PutObjectAcl, CreateBucket, PutObject, CopyObject or CreateMultipartUpload
 // request: in an AccessControlPolicy body, a canned x-amz-acl, or
-// x-amz-grant-* headers. raw is the requestParameters JSON; when the
-// structure holds no public grant but the text names a public group, a grant
-// of unknown permission is reported rather than nothing.
-func publicGrants(p params, raw []byte) []Grant {
+// x-amz-grant-* headers.
+func publicGrants(p params) []Grant {
 	var out []Grant
 	// The XML body: one Grant is an object, several are a list.
 	for _, g := range list(p.get("AccessControlPolicy", "AccessControlList", "Grant")) {
@@ -93,18 +92,19 @@ func publicGrants(p params, raw []byte) []Grant {
 		}
 	}
 	// Grant headers, at the top level or, in some records, inside an
-	// accessControlList object.
+	// accessControlList object. Keys are visited in order so that output is
+	// stable.
 	scopes := []map[string]any{p}
 	if m, ok := asMap(lookup(p, "accessControlList")); ok {
 		scopes = append(scopes, m)
 	}
 	for _, scope := range scopes {
-		for k, v := range scope {
+		for _, k := range slices.Sorted(maps.Keys(scope)) {
 			perm, ok := grantHeaders[strings.ReplaceAll(strings.ToLower(k), "_", "-")]
 			if !ok {
 				continue
 			}
-			for _, val := range strs(v) {
+			for _, val := range strs(scope[k]) {
 				for _, grantee := range strings.Split(val, ",") {
 					typ, value, _ := strings.Cut(strings.TrimSpace(grantee), "=")
 					if !strings.EqualFold(strings.TrimSpace(typ), "uri") {
@@ -120,13 +120,31 @@ func publicGrants(p params, raw []byte) []Grant {
 			}
 		}
 	}
+	// Last, a public group named in the ACL-bearing members in a form not
+	// parsed above is still reported, with an unknown permission, rather
+	// than missed. Only those members are searched: an object key or bucket
+	// name that happens to spell the group's URI grants nothing.
 	if len(out) == 0 {
-		lower := bytes.ToLower(raw)
 		for _, g := range []string{allUsers, authenticatedUsers} {
-			if bytes.Contains(lower, []byte("acs.amazonaws.com/groups/global/"+strings.ToLower(g))) {
+			if aclText(p, "acs.amazonaws.com/groups/global/"+strings.ToLower(g)) {
 				out = append(out, Grant{Grantee: g, Permission: "UNKNOWN", Via: "request names the group in a form Vigil could not parse"})
 			}
 		}
 	}
 	return out
+}
+
+// aclText reports whether the ACL-bearing members of a request (the
+// AccessControlPolicy body, an accessControlList object, x-amz-grant-*
+// headers) mention needle, in lower case.
+func aclText(p params, needle string) bool {
+	for k, v := range p {
+		lk := strings.ToLower(k)
+		if lk == "accesscontrolpolicy" || lk == "accesscontrollist" || strings.HasPrefix(strings.ReplaceAll(lk, "_", "-"), "x-amz-grant-") {
+			if strings.Contains(strings.ToLower(string(mustJSON(v))), needle) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -8,6 +8,8 @@ package rules
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/vigil-sec/vigil/internal/detect"
 	"github.com/vigil-sec/vigil/internal/event"
@@ -28,7 +30,9 @@ func All() []detect.Rule {
 
 // apiRule is a rule on successful CloudTrail API calls, written as a Go
 // function of the event and its decoded requestParameters. Failed calls (an
-// errorCode) never reach eval.
+// errorCode) never reach eval, nor do records that only describe calls
+// (Insights records name an API in insightDetails; network activity events
+// record calls through VPC endpoints that were denied).
 type apiRule struct {
 	meta detect.Meta
 	keys []detect.Key
@@ -37,12 +41,16 @@ type apiRule struct {
 	eval       func(ev *event.Event, p params) ([]detect.Finding, error)
 }
 
-func (r *apiRule) Meta() detect.Meta { return r.meta }
+func (r *apiRule) Meta() detect.Meta {
+	m := r.meta
+	m.Tags = slices.Clone(m.Tags)
+	return m
+}
 
 func (r *apiRule) Keys() []detect.Key { return r.keys }
 
 func (r *apiRule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error) {
-	if ev.Failed() {
+	if ev.Failed() || !isAPICall(ev) {
 		return nil, nil
 	}
 	p, err := decodeParams(ev.RequestParameters)
@@ -53,6 +61,13 @@ func (r *apiRule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, er
 		return nil, nil
 	}
 	return r.eval(ev, p)
+}
+
+// isAPICall reports a record of an API call that was made (eventType
+// AwsApiCall, or none in old records), as opposed to an Insights record, a
+// service event or a VPC endpoint network activity record.
+func isAPICall(ev *event.Event) bool {
+	return ev.EventType == "" || strings.EqualFold(ev.EventType, "AwsApiCall")
 }
 
 // cloudTrailKeys returns the keys of successful-or-not CloudTrail calls to

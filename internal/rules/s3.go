@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -32,7 +33,7 @@ func bucketACLPublic() detect.Rule {
 		keys:       cloudTrailKeys(s3Service, "PutBucketAcl", "CreateBucket"),
 		needParams: true,
 		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
-			grants := publicGrants(p, ev.RequestParameters)
+			grants := publicGrants(p)
 			if len(grants) == 0 {
 				return nil, nil
 			}
@@ -61,7 +62,7 @@ func objectACLPublic() detect.Rule {
 		keys:       cloudTrailKeys(s3Service, "PutObjectAcl", "PutObject", "CopyObject", "CreateMultipartUpload", "PostObject"),
 		needParams: true,
 		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
-			grants := publicGrants(p, ev.RequestParameters)
+			grants := publicGrants(p)
 			if len(grants) == 0 {
 				return nil, nil
 			}
@@ -95,9 +96,9 @@ func bucketPolicyPublic() detect.Rule {
 		keys:       cloudTrailKeys(s3Service, "PutBucketPolicy"),
 		needParams: true,
 		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
-			doc := findPolicy(p, "bucketPolicy", "policy", "Policy")
-			if doc == nil {
-				return nil, nil
+			doc, err := findPolicy(p, "bucketPolicy", "policy", "Policy")
+			if doc == nil || err != nil {
+				return nil, err
 			}
 			v := iampolicy.IsPublic(doc, iampolicy.BucketPolicy)
 			if !v.Public {
@@ -128,9 +129,9 @@ func accessPointPolicyPublic() detect.Rule {
 		keys:       cloudTrailKeys(s3Service, "PutAccessPointPolicy", "PutAccessPointPolicyForObjectLambda", "PutMultiRegionAccessPointPolicy"),
 		needParams: true,
 		eval: func(ev *event.Event, p params) ([]detect.Finding, error) {
-			doc := findPolicy(p, "Policy", "policy")
-			if doc == nil {
-				return nil, nil
+			doc, err := findPolicy(p, "Policy", "policy")
+			if doc == nil || err != nil {
+				return nil, err
 			}
 			v := iampolicy.IsPublic(doc, iampolicy.AccessPointPolicy)
 			if !v.Public {
@@ -144,9 +145,16 @@ func accessPointPolicyPublic() detect.Rule {
 			if account == "" {
 				account = ev.Account
 			}
-			arn := fmt.Sprintf("arn:%s:s3:%s:%s:accesspoint/%s", partition(ev.Region), ev.Region, account, name)
-			if ev.Action == "PutMultiRegionAccessPointPolicy" {
+			var arn string
+			switch ev.Action {
+			case "PutMultiRegionAccessPointPolicy":
+				// Multi-Region access point ARNs use the alias, which the
+				// request does not carry; the name identifies it here.
 				arn = fmt.Sprintf("arn:%s:s3::%s:accesspoint/%s", partition(ev.Region), account, name)
+			case "PutAccessPointPolicyForObjectLambda":
+				arn = fmt.Sprintf("arn:%s:s3-object-lambda:%s:%s:accesspoint/%s", partition(ev.Region), ev.Region, account, name)
+			default:
+				arn = fmt.Sprintf("arn:%s:s3:%s:%s:accesspoint/%s", partition(ev.Region), ev.Region, account, name)
 			}
 			return []detect.Finding{{
 				Severity: policySeverity(v),
@@ -236,7 +244,7 @@ func publicAccessBlockFindings(ev *event.Event, p params, account bool) []detect
 	var sev detect.Severity
 	if strings.HasPrefix(ev.Action, "Delete") {
 		sev = base
-		details["disabled"] = bpaFlags
+		details["disabled"] = slices.Clone(bpaFlags)
 		title = fmt.Sprintf("Block Public Access configuration deleted for %s", scope)
 	} else {
 		off, known := disabledFlags(p)
@@ -315,63 +323,53 @@ func mapOrNil(v any) map[string]any {
 
 // findPolicy returns the first policy document found under one of keys,
 // whether CloudTrail recorded it as an object or as a JSON string, looking
-// one level into request wrappers such as PutAccessPointPolicyRequest.
-func findPolicy(p params, keys ...string) *iampolicy.Document {
-	try := func(v any) *iampolicy.Document {
+// one level into request wrappers such as PutAccessPointPolicyRequest. A
+// policy that is there but does not parse is an error, so that the rule
+// reports it instead of failing open; no policy at all is (nil, nil).
+func findPolicy(p params, keys ...string) (*iampolicy.Document, error) {
+	try := func(v any) (*iampolicy.Document, error) {
 		var b []byte
 		switch x := v.(type) {
 		case string:
 			if !strings.Contains(x, "Statement") {
-				return nil // the ?policy marker ("") and other non-policies
+				return nil, nil // the ?policy marker ("") and other non-policies
 			}
 			b = []byte(x)
 		case map[string]any:
 			if lookup(x, "Statement") == nil {
-				return nil
+				return nil, nil
 			}
 			b = mustJSON(x)
-		case []any:
-			return nil
 		default:
-			return nil
+			return nil, nil
 		}
-		doc, err := iampolicy.Parse(b)
-		if err != nil {
-			return nil
-		}
-		return doc
+		return iampolicy.Parse(b)
 	}
-	for _, k := range keys {
-		if d := try(lookup(p, k)); d != nil {
-			return d
+	candidates := []map[string]any{p}
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		if m, ok := p[k].(map[string]any); ok {
+			candidates = append(candidates, m)
+			if details, ok := asMap(lookup(m, "Details")); ok {
+				candidates = append(candidates, details)
+			}
 		}
 	}
-	for _, v := range p {
-		m, ok := v.(map[string]any)
-		if !ok {
-			continue
-		}
+	for _, m := range candidates {
 		for _, k := range keys {
-			if d := try(lookup(m, k)); d != nil {
-				return d
-			}
-		}
-		if details, ok := asMap(lookup(m, "Details")); ok {
-			for _, k := range keys {
-				if d := try(lookup(details, k)); d != nil {
-					return d
-				}
+			if doc, err := try(lookup(m, k)); doc != nil || err != nil {
+				return doc, err
 			}
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // writeActions are actions whose public grant lets anyone change or delete
 // data or permissions.
 var writeActions = []string{
-	"s3:PutObject", "s3:DeleteObject", "s3:PutObjectAcl", "s3:PutBucketPolicy",
-	"s3:PutBucketAcl", "s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:PutLifecycleConfiguration",
+	"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl", "s3:PutObjectVersionAcl",
+	"s3:PutBucketPolicy", "s3:PutBucketAcl", "s3:DeleteBucket", "s3:DeleteBucketPolicy",
+	"s3:PutLifecycleConfiguration", "s3:PutAccessPointPolicy", "s3:RestoreObject",
 }
 
 // policySeverity is critical when a public statement allows writes.
@@ -391,9 +389,12 @@ func policySeverity(v iampolicy.Verdict) detect.Severity {
 	return detect.High
 }
 
+// grantSeverity is critical when the public may write or change
+// permissions: AuthenticatedUsers is anyone with an AWS account, as public
+// as AllUsers for that purpose.
 func grantSeverity(gs []Grant, base detect.Severity) detect.Severity {
 	for _, g := range gs {
-		if g.Grantee == allUsers && g.writes() {
+		if g.writes() {
 			return detect.Critical
 		}
 	}

@@ -155,3 +155,70 @@ func TestCatalogueInvariants(t *testing.T) {
 		}
 	}
 }
+
+// TestS3RulesIgnore lists records that look like exposures to a careless
+// rule but are not: descriptions of calls, calls that were denied, and
+// request text that merely spells a group's URI.
+func TestS3RulesIgnore(t *testing.T) {
+	base := func(name, extra string) string {
+		return `{"eventVersion":"1.09","eventTime":"2026-11-20T09:00:00Z","eventSource":"s3.amazonaws.com","eventName":"` + name + `","awsRegion":"eu-west-1","recipientAccountId":"111122223333","eventID":"e"` + extra + `}`
+	}
+	tests := []struct{ name, record string }{
+		{"insight about an API", `{"eventVersion":"1.07","eventTime":"2026-11-20T09:00:00Z","awsRegion":"eu-west-1","eventID":"i","eventType":"AwsCloudTrailInsight","recipientAccountId":"111122223333",` +
+			`"insightDetails":{"state":"Start","eventSource":"s3.amazonaws.com","eventName":"DeleteAccountPublicAccessBlock","insightType":"ApiCallRateInsight"},"eventCategory":"Insight"}`},
+		{"network activity event", base("DeleteBucketPublicAccessBlock", `,"eventType":"AwsVpceEvent","requestParameters":{"bucketName":"b"},"eventCategory":"NetworkActivity"`)},
+		{"key spelling the AllUsers URI", base("PutObjectAcl", `,"eventType":"AwsApiCall","requestParameters":{"bucketName":"b","key":"docs/acs.amazonaws.com/groups/global/AllUsers.txt","x-amz-acl":"private"}`)},
+		{"plain PutObject whose key names AuthenticatedUsers", base("PutObject", `,"eventType":"AwsApiCall","requestParameters":{"bucketName":"b","key":"http://acs.amazonaws.com/groups/global/AuthenticatedUsers"}`)},
+	}
+	engine := newEngine(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := cloudtrail.Parse([]byte(tc.record))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs, errs := engine.Eval(context.Background(), ev, nil)
+			if len(fs) != 0 || len(errs) != 0 {
+				t.Errorf("findings %v, errors %v; want none", fs, errs)
+			}
+		})
+	}
+}
+
+// TestUnparsablePolicyIsAnError checks that the policy rules fail loudly,
+// not open, on a policy they cannot read.
+func TestUnparsablePolicyIsAnError(t *testing.T) {
+	rec := `{"eventVersion":"1.09","eventTime":"2026-11-20T09:00:00Z","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy","eventType":"AwsApiCall",` +
+		`"awsRegion":"eu-west-1","eventID":"e","requestParameters":{"bucketName":"b","bucketPolicy":{"Statement":"not a statement"}}}`
+	ev, err := cloudtrail.Parse([]byte(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, errs := newEngine(t).Eval(context.Background(), ev, nil)
+	if len(fs) != 0 || len(errs) != 1 || !strings.Contains(errs[0].Error(), "aws-s3-bucket-policy-public") {
+		t.Errorf("findings %v, errors %v; want one rule error", fs, errs)
+	}
+}
+
+// TestGrantOrderIsStable checks that titles and details do not depend on
+// map iteration order.
+func TestGrantOrderIsStable(t *testing.T) {
+	rec := `{"eventVersion":"1.09","eventTime":"2026-11-20T09:00:00Z","eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","eventType":"AwsApiCall","awsRegion":"eu-west-1","eventID":"e",` +
+		`"requestParameters":{"bucketName":"b","x-amz-grant-write":"uri=http://acs.amazonaws.com/groups/global/AllUsers","x-amz-grant-read":"uri=http://acs.amazonaws.com/groups/global/AllUsers",` +
+		`"x-amz-grant-read-acp":"uri=http://acs.amazonaws.com/groups/global/AuthenticatedUsers","x-amz-grant-full-control":"uri=http://acs.amazonaws.com/groups/global/AuthenticatedUsers"}}`
+	engine := newEngine(t)
+	var first string
+	for range 30 {
+		ev, _ := cloudtrail.Parse([]byte(rec))
+		fs, _ := engine.Eval(context.Background(), ev, nil)
+		if len(fs) != 1 {
+			t.Fatalf("findings %v", fs)
+		}
+		got := fs[0].Title + fs[0].DetailsJSON()
+		if first == "" {
+			first = got
+		} else if got != first {
+			t.Fatalf("output changed between runs:\n%s\n%s", first, got)
+		}
+	}
+}
