@@ -27,14 +27,16 @@ const (
 	KindAccessAnalyzer      // an IAM Access Analyzer finding
 	KindFlowLog             // a VPC Flow Logs record
 	KindS3Notification      // an S3 event notification: a pointer to an object, not the object
-	numKinds
+
+	// NumKinds is one more than the largest Kind, for arrays indexed by kind.
+	NumKinds
 )
 
-var kindNames = [numKinds]string{"unknown", "cloudtrail", "signin", "guardduty", "accessanalyzer", "flowlog", "s3notification"}
+var kindNames = [NumKinds]string{"unknown", "cloudtrail", "signin", "guardduty", "accessanalyzer", "flowlog", "s3notification"}
 
 // String returns the kind's stable name, used in output and configuration.
 func (k Kind) String() string {
-	if k < numKinds {
+	if k < NumKinds {
 		return kindNames[k]
 	}
 	return "unknown"
@@ -55,8 +57,8 @@ func ParseKind(s string) (Kind, bool) {
 
 // Kinds returns every known kind except KindUnknown, in order.
 func Kinds() []Kind {
-	ks := make([]Kind, 0, numKinds-1)
-	for k := KindCloudTrail; k < numKinds; k++ {
+	ks := make([]Kind, 0, NumKinds-1)
+	for k := KindCloudTrail; k < NumKinds; k++ {
 		ks = append(ks, k)
 	}
 	return ks

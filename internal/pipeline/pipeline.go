@@ -90,6 +90,7 @@ type Stats struct {
 type work struct {
 	payload int
 	seq     int
+	credit  bool // the batch holds a read-ahead credit, given back when it is reported
 	frames  []decode.Frame
 }
 
@@ -97,8 +98,9 @@ type work struct {
 type result struct {
 	payload int
 	seq     int
+	credit  bool
 	items   []item
-	kinds   [8]int64
+	kinds   [event.NumKinds]int64
 	events  int
 
 	done    bool
@@ -115,20 +117,77 @@ type item struct {
 	ruleErr     *detect.RuleError
 }
 
+// credits bound the batches that payloads may queue ahead of the payload
+// being reported. The reported payload itself never waits for a credit, so
+// a slow early input cannot make the others pile results up without limit,
+// nor can it be starved by them.
+type credits struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	free int
+	cur  int // the payload being reported
+	done bool
+}
+
+func newCredits(ctx context.Context, n int) *credits {
+	c := &credits{free: n}
+	c.cond = sync.NewCond(&c.mu)
+	context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.done = true
+		c.mu.Unlock()
+		c.cond.Broadcast()
+	})
+	return c
+}
+
+// acquire waits until payload may queue a batch. It reports whether the
+// batch took a credit, and false for ok when the run is cancelled.
+func (c *credits) acquire(payload int) (took, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for !c.done && payload != c.cur && c.free == 0 {
+		c.cond.Wait()
+	}
+	switch {
+	case c.done:
+		return false, false
+	case payload == c.cur:
+		return false, true
+	}
+	c.free--
+	return true, true
+}
+
+func (c *credits) release() {
+	c.mu.Lock()
+	c.free++
+	c.mu.Unlock()
+	c.cond.Signal()
+}
+
+func (c *credits) advance(cur int) {
+	c.mu.Lock()
+	c.cur = cur
+	c.mu.Unlock()
+	c.cond.Broadcast()
+}
+
 // Run processes inputs and calls h with the results. It returns when every
-// input is done or ctx is cancelled (then with ctx's error).
+// input is done, or as soon as ctx is cancelled (then with ctx's error,
+// leaving any reader blocked in a read to finish on its own).
 func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (Stats, error) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	workers := p.opts.Workers
-	// Payloads may run ahead of the one being reported by at most this
-	// many, which bounds what the reorder buffer holds.
+	// At most this many payloads are open at once.
 	window := make(chan struct{}, 2*workers+2)
 	todo := make(chan int)
 	workCh := make(chan work, 2*workers)
 	results := make(chan result, 4*workers)
+	cr := newCredits(ctx, 4*workers)
 
 	var readers, decoders sync.WaitGroup
 	go func() {
@@ -151,7 +210,7 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 		go func() {
 			defer readers.Done()
 			for i := range todo {
-				n, info, err := p.split(ctx, i, inputs[i], workCh)
+				n, info, err := p.split(ctx, i, inputs[i], workCh, cr)
 				select {
 				case results <- result{payload: i, done: true, batches: n, info: info, err: err}:
 				case <-ctx.Done():
@@ -179,7 +238,7 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 		close(results)
 	}()
 
-	st := p.collect(ctx, inputs, results, window, h)
+	st := p.collect(ctx, inputs, results, window, cr, h)
 	st.Duration = time.Since(start)
 	if err := ctx.Err(); err != nil {
 		return st, err
@@ -188,7 +247,7 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 }
 
 // split reads one payload and queues its batches.
-func (p *Pipeline) split(ctx context.Context, idx int, in source.Input, out chan<- work) (int, decode.Info, error) {
+func (p *Pipeline) split(ctx context.Context, idx int, in source.Input, out chan<- work, cr *credits) (int, decode.Info, error) {
 	rc, err := in.Open()
 	if err != nil {
 		return 0, decode.Info{}, err
@@ -196,8 +255,12 @@ func (p *Pipeline) split(ctx context.Context, idx int, in source.Input, out chan
 	defer rc.Close()
 	seq := 0
 	info, err := decode.Split(ctx, rc, in.Name, p.opts.Limits, func(frames []decode.Frame) error {
+		took, ok := cr.acquire(idx)
+		if !ok {
+			return ctx.Err()
+		}
 		select {
-		case out <- work{payload: idx, seq: seq, frames: frames}:
+		case out <- work{payload: idx, seq: seq, credit: took, frames: frames}:
 			seq++
 			return nil
 		case <-ctx.Done():
@@ -210,46 +273,62 @@ func (p *Pipeline) split(ctx context.Context, idx int, in source.Input, out chan
 	return seq, info, err
 }
 
-// process decodes and evaluates one batch.
+// process decodes and evaluates one batch. A panic while decoding a frame
+// is a bug, but it is reported as that record's error rather than allowed
+// to end the run.
 func (p *Pipeline) process(ctx context.Context, w work) result {
-	r := result{payload: w.payload, seq: w.seq}
+	r := result{payload: w.payload, seq: w.seq, credit: w.credit}
 	var findings []detect.Finding
-	for i := range w.frames {
-		p.decoder.Decode(&w.frames[i], func(ev *event.Event, err error) bool {
-			if err != nil {
-				var re *decode.RecordError
-				var un *decode.Unsupported
-				switch {
-				case errors.As(err, &re):
-					r.items = append(r.items, item{recordErr: re})
-				case errors.As(err, &un):
-					r.items = append(r.items, item{unsupported: un})
-				}
-				return true
-			}
-			r.events++
-			r.kinds[ev.Kind%8]++
-			var errs []error
-			findings, errs = p.engine.Eval(ctx, ev, findings[:0])
-			for j := range findings {
-				f := findings[j]
-				r.items = append(r.items, item{finding: &f})
-			}
-			for _, e := range errs {
-				var re *detect.RuleError
-				if errors.As(e, &re) {
-					r.items = append(r.items, item{ruleErr: re})
-				}
+	yield := func(ev *event.Event, err error) bool {
+		if err != nil {
+			var re *decode.RecordError
+			var un *decode.Unsupported
+			switch {
+			case errors.As(err, &re):
+				r.items = append(r.items, item{recordErr: re})
+			case errors.As(err, &un):
+				r.items = append(r.items, item{unsupported: un})
+			default:
+				r.items = append(r.items, item{recordErr: &decode.RecordError{Err: err}})
 			}
 			return true
-		})
+		}
+		r.events++
+		if int(ev.Kind) < len(r.kinds) {
+			r.kinds[ev.Kind]++
+		}
+		var errs []error
+		findings, errs = p.engine.Eval(ctx, ev, findings[:0])
+		for j := range findings {
+			f := findings[j]
+			r.items = append(r.items, item{finding: &f})
+		}
+		for _, e := range errs {
+			var re *detect.RuleError
+			if errors.As(e, &re) {
+				r.items = append(r.items, item{ruleErr: re})
+			}
+		}
+		return true
+	}
+	for i := range w.frames {
+		p.decodeFrame(&w.frames[i], yield, &r)
 	}
 	p.events.Add(int64(r.events))
 	return r
 }
 
+func (p *Pipeline) decodeFrame(f *decode.Frame, yield decode.Yield, r *result) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.items = append(r.items, item{recordErr: &decode.RecordError{Origin: f.Origin, Err: fmt.Errorf("internal error decoding this record (please report it): %v", v)}})
+		}
+	}()
+	p.decoder.Decode(f, yield)
+}
+
 // collect reorders results into input order and hands them to h.
-func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <-chan result, window <-chan struct{}, h Handler) Stats {
+func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <-chan result, window <-chan struct{}, cr *credits, h Handler) Stats {
 	st := Stats{
 		EventsByKind: map[event.Kind]int64{},
 		Findings:     map[string]int{},
@@ -271,7 +350,17 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 		return ps
 	}
 	cur := 0
-	for r := range results {
+	for {
+		var r result
+		select {
+		case rr, ok := <-results:
+			if !ok {
+				return st
+			}
+			r = rr
+		case <-ctx.Done():
+			return st
+		}
 		ps := get(r.payload)
 		if r.done {
 			rr := r
@@ -289,6 +378,9 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 				}
 				delete(ps.batches, ps.next)
 				ps.next++
+				if b.credit {
+					cr.release()
+				}
 				ps.events += b.events
 				st.Events += int64(b.events)
 				for k, n := range b.kinds {
@@ -324,11 +416,11 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 			p.payloads.Add(1)
 			delete(state, cur)
 			cur++
+			cr.advance(cur)
 			select {
 			case <-window:
 			case <-ctx.Done():
 			}
 		}
 	}
-	return st
 }

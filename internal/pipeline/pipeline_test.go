@@ -234,3 +234,73 @@ func TestMemoryIsFlat(t *testing.T) {
 	}
 	t.Logf("read %d MB with a peak live heap of %d MB", read>>20, peak.Load()>>20)
 }
+
+// blockingReader returns nothing until release is closed.
+type blockingReader struct{ release chan struct{} }
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	<-b.release
+	return 0, io.EOF
+}
+
+// TestSlowInputBoundsReadAhead checks that while an early input is slow,
+// later inputs are read only a bounded distance ahead: their results wait
+// for the slow one to be reported, and must not pile up without limit.
+func TestSlowInputBoundsReadAhead(t *testing.T) {
+	slow := &blockingReader{release: make(chan struct{})}
+	gen := &recordStream{n: 200000}
+	inputs := []source.Input{
+		{Name: "slow", Open: func() (io.ReadCloser, error) { return io.NopCloser(slow), nil }},
+		{Name: "big", Open: func() (io.ReadCloser, error) { return io.NopCloser(gen), nil }},
+	}
+	done := make(chan Stats, 1)
+	go func() {
+		st, err := newPipeline(t, 2).Run(context.Background(), inputs, &recorder{})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- st
+	}()
+	// Wait until reading the big input stalls.
+	last, still := int64(-1), 0
+	for still < 20 {
+		time.Sleep(10 * time.Millisecond)
+		if n := gen.written.Load(); n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+	}
+	if last > 32<<20 {
+		t.Errorf("read %d MB of the second input while the first was blocked; read-ahead must be bounded", last>>20)
+	}
+	t.Logf("read ahead %d MB while the first input was blocked", last>>20)
+	close(slow.release)
+	st := <-done
+	if st.Events != 200000 || st.Payloads != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestCancelWhileReadBlocks checks that Run returns on cancel even when a
+// reader is stuck in a Read that never returns (a silent pipe on stdin).
+func TestCancelWhileReadBlocks(t *testing.T) {
+	stuck := &blockingReader{release: make(chan struct{})}
+	defer close(stuck.release)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := newPipeline(t, 2).Run(ctx, []source.Input{{Name: "stdin", Open: func() (io.ReadCloser, error) { return io.NopCloser(stuck), nil }}}, &recorder{})
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return while a read was blocked")
+	}
+}
