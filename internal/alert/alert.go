@@ -6,6 +6,7 @@ package alert
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/vigil-sec/vigil/internal/detect"
@@ -46,32 +47,43 @@ type Actor struct {
 	event.Actor
 }
 
-// New builds the alert for a finding.
+// New builds the alert for a finding. The alert holds copies of the
+// event's strings, which alias the batch the event was decoded from, so
+// that keeping an alert does not keep the batch.
 func New(f *detect.Finding) *Alert {
 	ev := f.Event
+	c := strings.Clone
+	actor := ev.Actor
+	for _, p := range []*string{&actor.Type, &actor.ARN, &actor.PrincipalID, &actor.Account, &actor.UserName, &actor.AccessKeyID,
+		&actor.SessionIssuer, &actor.SessionIssuerType, &actor.SessionIssuerName, &actor.SessionName, &actor.InvokedBy,
+		&actor.IdentityProvider, &actor.SourceIdentity} {
+		*p = c(*p)
+	}
+	origin := ev.Origin
+	origin.Source, origin.Path = c(origin.Source), c(origin.Path)
 	a := &Alert{
 		Rule:      f.Rule,
 		Severity:  f.Severity,
-		Title:     f.Title,
-		EventID:   ev.StableID(),
+		Title:     c(f.Title),
+		EventID:   c(ev.StableID()),
 		EventTime: ev.Time.UTC(),
 		Kind:      ev.Kind,
-		Account:   ev.Account,
-		Region:    ev.Region,
-		Actor:     Actor{Name: ev.Actor.Name(), Actor: ev.Actor},
-		SourceIP:  ev.SourceAddress,
-		UserAgent: ev.UserAgent,
-		Service:   ev.Service,
-		Action:    ev.Action,
-		Resource:  f.Resource,
+		Account:   c(ev.Account),
+		Region:    c(ev.Region),
+		Actor:     Actor{Name: c(actor.Name()), Actor: actor},
+		SourceIP:  c(ev.SourceAddress),
+		UserAgent: c(ev.UserAgent),
+		Service:   c(ev.Service),
+		Action:    c(ev.Action),
+		Resource:  c(f.Resource),
 		Details:   f.Details,
-		Origin:    ev.Origin,
+		Origin:    origin,
 	}
 	if ev.SourceIP.IsValid() {
 		a.SourceIP = ev.SourceIP.String()
 	}
 	if a.Resource == "" && len(ev.Resources) > 0 {
-		a.Resource = ev.Resources[0].ARN
+		a.Resource = c(ev.Resources[0].ARN)
 	}
 	if a.Details == nil {
 		a.Details = map[string]any{}

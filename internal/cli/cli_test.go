@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -198,5 +199,61 @@ func TestRulesList(t *testing.T) {
 	}
 	if len(metas) != 7 || metas[0].ID != "aws-s3-bucket-acl-public" || metas[0].Severity != "high" {
 		t.Errorf("rules list = %+v", metas)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+func TestWriteFailureIsAnError(t *testing.T) {
+	var errb bytes.Buffer
+	code := Run(context.Background(), []string{"vigil", "scan", "--format", "json", "../../samples"}, Env{Stdin: strings.NewReader(""), Stdout: failingWriter{}, Stderr: &errb})
+	if code != ExitError || strings.Count(errb.String(), "no space left") != 1 {
+		t.Errorf("exit %d; stderr:\n%s\nwant exit 2, the error reported once and as the result", code, errb.String())
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":                   "plain",
+		"café ✓":                  "café ✓",
+		"a\x1b[2Jb":               `a\x1b[2Jb`,
+		"line\nbreak\ttab":        `line\nbreak\ttab`,
+		"bad \xff byte":           `bad \xff byte`,
+		"c1 \u009b control":       `c1 \u009b control`,
+		"key\r\x1b[1A\x1b[2Kfake": `key\r\x1b[1A\x1b[2Kfake`,
+	} {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRulesOnlyEdgeCases(t *testing.T) {
+	code, stdout, _ := runCLI(t, "", "scan", "--format", "json", "--rules-only", "aws-s3-object-acl-public,aws-s3-object-acl-public", "../../samples")
+	if code != ExitOK || strings.Count(stdout, "\n") != 1 {
+		t.Errorf("duplicate id: exit %d, %d alerts", code, strings.Count(stdout, "\n"))
+	}
+	if code, _, stderr := runCLI(t, "", "scan", "--rules-only", " , ", "../../samples"); code != ExitError || !strings.Contains(stderr, "names no rule") {
+		t.Errorf("empty list: exit %d, %s", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "", "scan", "--workers", "100000", "../../samples"); code != ExitError {
+		t.Errorf("huge --workers: exit %d", code)
+	}
+}
+
+// TestTextOutputEscapesInput checks that an object key with terminal escape
+// sequences cannot rewrite the screen.
+func TestTextOutputEscapesInput(t *testing.T) {
+	rec := `{"Records":[{"eventVersion":"1.09","eventTime":"2026-11-20T09:00:00Z","eventSource":"s3.amazonaws.com","eventName":"PutObject","eventType":"AwsApiCall",` +
+		`"awsRegion":"eu-west-1","eventID":"e","requestParameters":{"bucketName":"b","key":"a\u001b[1A\u001b[2K\rOK","x-amz-acl":"public-read"}}]}`
+	path := filepath.Join(t.TempDir(), "esc.json")
+	if err := os.WriteFile(path, []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stdout, _ := runCLI(t, "", "scan", "--format", "text", path)
+	if strings.ContainsAny(stdout, "\x1b\r") || !strings.Contains(stdout, `a\x1b[1A\x1b[2K\rOK`) {
+		t.Errorf("table not escaped:\n%q", stdout)
 	}
 }

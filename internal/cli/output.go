@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vigil-sec/vigil/internal/alert"
 	"github.com/vigil-sec/vigil/internal/detect"
@@ -29,11 +30,11 @@ func writeTable(w io.Writer, alerts []*alert.Alert) {
 			strings.ToUpper(a.Severity.String()),
 			a.EventTime.Format("2006-01-02 15:04:05"),
 			a.Rule,
-			dash(a.Account),
-			dash(a.Region),
-			dash(clip(actorText(a), 40)),
-			dash(a.SourceIP),
-			clip(a.Title, 110),
+			cell(a.Account, 20),
+			cell(a.Region, 20),
+			cell(actorText(a), 40),
+			cell(a.SourceIP, 40),
+			cell(a.Title, 110),
 		)
 	}
 	tw.Flush()
@@ -47,11 +48,46 @@ func actorText(a *alert.Alert) string {
 	return s
 }
 
-func dash(s string) string {
+// cell makes an input-derived value fit a table cell: printable, without
+// tabs or newlines that would break the table, and at most n runes.
+func cell(s string, n int) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return clip(printable(s), n)
+}
+
+// printable escapes what a terminal would interpret in text that comes from
+// the input (an object key can hold escape sequences): control characters,
+// DEL, C1 controls and invalid UTF-8 are shown as Go escapes.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case unsafeRune(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError
 }
 
 // clip shortens s to n runes, marking the cut.
@@ -110,11 +146,14 @@ func writeSummary(w io.Writer, st pipeline.Stats, o *scanOutput) {
 		}
 	}
 	if st.RecordErrors > 0 {
-		note := ""
-		if hidden := st.RecordErrors - o.errorsShown; hidden > 0 {
-			note = fmt.Sprintf(", %d not shown (--max-errors)", hidden)
+		note := "; the records around them were read"
+		if o.failedPayloads > 0 {
+			note = "; the records around them were read, up to where a file failed"
 		}
-		fmt.Fprintf(w, "  bad records:  %d (skipped; their neighbours were read%s)\n", st.RecordErrors, note)
+		if hidden := st.RecordErrors - o.errorsShown; hidden > 0 {
+			note += fmt.Sprintf("; %d not shown (--max-errors)", hidden)
+		}
+		fmt.Fprintf(w, "  bad records:  %d skipped%s\n", st.RecordErrors, note)
 	}
 	if len(st.Unsupported) > 0 {
 		n := 0
@@ -123,7 +162,7 @@ func writeSummary(w io.Writer, st pipeline.Stats, o *scanOutput) {
 		}
 		fmt.Fprintf(w, "  unsupported:  %d records skipped\n", n)
 		for _, r := range slices.Sorted(maps.Keys(st.Unsupported)) {
-			fmt.Fprintf(w, "                %-60s %d\n", clip(r, 60), st.Unsupported[r])
+			fmt.Fprintf(w, "                %-56s %d\n", r, st.Unsupported[r])
 		}
 	}
 	if len(o.skippedPayloads) > 0 {

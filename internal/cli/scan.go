@@ -8,8 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -87,10 +85,16 @@ func scanCommand(ctx context.Context, args []string, env Env) error {
 		}
 		failOn = &s
 	}
-	if f.workers < 0 {
-		return usagef("scan: --workers must not be negative")
+	if f.workers < 0 || f.workers > 256 {
+		return usagef("scan: --workers must be between 0 (one per CPU) and 256")
 	}
-	ruleSet, err := selectRules(rules.All(), splitList(f.rulesOnly))
+	var ids []string
+	if f.rulesOnly != "" {
+		if ids = splitList(f.rulesOnly); len(ids) == 0 {
+			return usagef("scan: --rules-only names no rule")
+		}
+	}
+	ruleSet, err := selectRules(rules.All(), ids)
 	if err != nil {
 		return err
 	}
@@ -99,12 +103,6 @@ func scanCommand(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 
-	// A scan keeps little live data (a few batches in flight), so the
-	// default GC target makes the collector run constantly. Trade some
-	// memory for speed unless the user chose.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
 	out := newScanOutput(env, f, failOn)
 	inputs, pathErrs := source.Files(paths, env.Stdin)
 	for _, e := range pathErrs {
@@ -118,14 +116,18 @@ func scanCommand(ctx context.Context, args []string, env Env) error {
 	st, err := p.Run(ctx, inputs, out)
 	stop()
 	out.finish(st)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if len(pathErrs) > 0 || out.failedPayloads > 0 {
-		return errIncomplete
-	}
-	if out.failHit {
+	case out.writeErr != nil:
+		return fmt.Errorf("write output: %w", out.writeErr)
+	case out.failHit:
+		// Alerts at the threshold matter more than unreadable inputs,
+		// which have been reported: a gate must not mistake a finding for
+		// a tool error.
 		return errFindings
+	case len(pathErrs) > 0 || out.failedPayloads > 0:
+		return errIncomplete
 	}
 	return nil
 }
@@ -138,6 +140,9 @@ func selectRules(all []detect.Rule, ids []string) ([]detect.Rule, error) {
 	var out []detect.Rule
 	var unknown []string
 	for _, id := range ids {
+		if slices.ContainsFunc(out, func(r detect.Rule) bool { return r.Meta().ID == id }) {
+			continue // named twice
+		}
 		i := slices.IndexFunc(all, func(r detect.Rule) bool { return r.Meta().ID == id })
 		if i < 0 {
 			unknown = append(unknown, id)
@@ -154,12 +159,13 @@ func selectRules(all []detect.Rule, ids []string) ([]detect.Rule, error) {
 // scanOutput receives pipeline results and writes alerts to stdout and
 // problems and the summary to stderr.
 type scanOutput struct {
-	f       scanFlags
-	failOn  *detect.Severity
-	stdout  *bufio.Writer
-	enc     *json.Encoder
-	rows    []*alert.Alert
-	failHit bool
+	f        scanFlags
+	failOn   *detect.Severity
+	stdout   *bufio.Writer
+	enc      *json.Encoder
+	rows     []*alert.Alert
+	failHit  bool
+	writeErr error // the first error writing alerts; later alerts are not written
 
 	mu           sync.Mutex // guards stderr and progress state
 	stderr       io.Writer
@@ -188,12 +194,13 @@ func newScanOutput(env Env, f scanFlags, failOn *detect.Severity) *scanOutput {
 	return o
 }
 
-// errorf writes one problem line to stderr.
+// errorf writes one problem line to stderr. The line is made safe for a
+// terminal: its arguments often quote the input.
 func (o *scanOutput) errorf(format string, args ...any) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.clearProgress()
-	fmt.Fprintf(o.stderr, "vigil: "+format+"\n", args...)
+	fmt.Fprintf(o.stderr, "vigil: %s\n", printable(fmt.Sprintf(format, args...)))
 }
 
 func (o *scanOutput) Finding(f *detect.Finding) {
@@ -205,8 +212,8 @@ func (o *scanOutput) Finding(f *detect.Finding) {
 		o.failHit = true
 	}
 	if o.f.format == "json" {
-		if err := o.enc.Encode(a); err != nil {
-			o.errorf("write alert: %v", err)
+		if o.writeErr == nil {
+			o.writeErr = o.enc.Encode(a)
 		}
 		return
 	}
@@ -224,7 +231,11 @@ func (o *scanOutput) RecordError(err *decode.RecordError) {
 func (o *scanOutput) Unsupported(u *decode.Unsupported) {
 	if o.f.verbose || !o.shownReasons[u.Reason] {
 		o.shownReasons[u.Reason] = true
-		o.errorf("note: %s: skipped: %s", u.Origin, u.Reason)
+		if u.Detail != "" {
+			o.errorf("note: %s: skipped: %s: %s", u.Origin, u.Reason, clip(u.Detail, 200))
+		} else {
+			o.errorf("note: %s: skipped: %s", u.Origin, u.Reason)
+		}
 	}
 }
 
@@ -244,11 +255,11 @@ func (o *scanOutput) PayloadDone(p pipeline.PayloadResult) {
 }
 
 func (o *scanOutput) finish(st pipeline.Stats) {
-	if o.f.format == "text" {
+	if o.f.format == "text" && o.writeErr == nil {
 		writeTable(o.stdout, o.rows)
 	}
-	if err := o.stdout.Flush(); err != nil {
-		o.errorf("write output: %v", err)
+	if err := o.stdout.Flush(); err != nil && o.writeErr == nil {
+		o.writeErr = err // reported by the command's result
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

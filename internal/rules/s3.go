@@ -436,7 +436,7 @@ func bucketOf(ev *event.Event, p params) string {
 		if r.Type == "AWS::S3::Bucket" {
 			if name, ok := strings.CutPrefix(r.ARN, "arn:"); ok {
 				if i := strings.LastIndex(name, ":::"); i >= 0 {
-					return name[i+3:]
+					return strings.Clone(name[i+3:]) // details outlive the record
 				}
 			}
 		}
