@@ -100,6 +100,7 @@ func Parse(raw []byte) (*event.Event, error) {
 		Action:  fd.Type,
 		Finding: fd,
 		Raw:     raw,
+		Record:  raw,
 	}
 	if ev.Account == "" {
 		ev.Account = f.ResourceOwnerAccount

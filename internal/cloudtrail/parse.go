@@ -27,7 +27,7 @@ var ErrNotCloudTrail = errors.New("cloudtrail: not a CloudTrail record")
 // Parse decodes one CloudTrail record. raw must not be modified afterwards:
 // the event's strings alias it.
 func Parse(raw []byte) (*event.Event, error) {
-	ev := &event.Event{Kind: event.KindCloudTrail, Raw: raw}
+	ev := &event.Event{Kind: event.KindCloudTrail, Raw: raw, Record: raw}
 	var (
 		hasVersion, hasName bool
 		eventTime           []byte

@@ -236,7 +236,8 @@ func parseS3Notification(b []byte) (*event.Event, error) {
 			{ARN: bucketARN, Type: "AWS::S3::Bucket"},
 			{ARN: "arn:aws:s3:::" + n.S3.Bucket.Name + "/" + key, Type: "AWS::S3::Object"},
 		},
-		Raw: b,
+		Raw:    b,
+		Record: b,
 	}
 	if ip, err := netip.ParseAddr(ev.SourceAddress); err == nil {
 		ev.SourceIP = ip.Unmap()

@@ -17,6 +17,7 @@ var idPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 type Engine struct {
 	rules []Rule
 	metas []Meta
+	byID  map[string]int
 	// index maps each Key to the rules registered under it. An event meets
 	// the rules under its exact key, its service alone, its kind alone and
 	// the empty key.
@@ -26,7 +27,7 @@ type Engine struct {
 // New builds an engine over rules. It fails on a missing, malformed or
 // duplicate rule id.
 func New(rules []Rule) (*Engine, error) {
-	e := &Engine{index: make(map[Key][]int)}
+	e := &Engine{index: make(map[Key][]int), byID: make(map[string]int)}
 	seen := make(map[string]bool, len(rules))
 	for i, r := range rules {
 		m := r.Meta()
@@ -37,6 +38,7 @@ func New(rules []Rule) (*Engine, error) {
 			return nil, fmt.Errorf("detect: duplicate rule id %q", m.ID)
 		}
 		seen[m.ID] = true
+		e.byID[m.ID] = i
 		e.rules = append(e.rules, r)
 		e.metas = append(e.metas, m)
 		keys := r.Keys()
@@ -113,4 +115,37 @@ func (e *Engine) eval(ctx context.Context, i int, ev *event.Event) (fs []Finding
 		}
 	}
 	return fs, err
+}
+
+// Settle decides a candidate finding of a Stateful rule (one with Pending
+// set) against the rule's state and returns the findings to report. It
+// must be called in input order, from one goroutine at a time.
+func (e *Engine) Settle(ctx context.Context, candidate Finding) (fs []Finding, err error) {
+	i, ok := e.byID[candidate.Rule]
+	if !ok {
+		return nil, fmt.Errorf("detect: settle: unknown rule %q", candidate.Rule)
+	}
+	st, ok := e.rules[i].(Stateful)
+	if !ok {
+		return nil, fmt.Errorf("detect: settle: rule %q is not stateful", candidate.Rule)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			fs, err = nil, &RuleError{Rule: candidate.Rule, Event: candidate.Event, Err: fmt.Errorf("panic: %v", p)}
+		}
+	}()
+	fs, err = st.Settle(ctx, candidate)
+	if err != nil {
+		return nil, &RuleError{Rule: candidate.Rule, Event: candidate.Event, Err: err}
+	}
+	for j := range fs {
+		fs[j].Pending = nil
+		if fs[j].Rule == "" {
+			fs[j].Rule = candidate.Rule
+		}
+		if fs[j].Event == nil {
+			fs[j].Event = candidate.Event
+		}
+	}
+	return fs, nil
 }

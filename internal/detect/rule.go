@@ -89,6 +89,17 @@ type Rule interface {
 	Eval(ctx context.Context, ev *event.Event) ([]Finding, error)
 }
 
+// Stateful is implemented by rules whose verdict depends on other events
+// (thresholds, first-seen values, deduplication). Their Eval runs in
+// parallel and returns candidates, findings with Pending set, computed from
+// the event alone; Settle is then called for each candidate in input order,
+// from one goroutine at a time, and decides against the rule's state which
+// findings to report. Splitting the work this way keeps the expensive part
+// parallel and the outcome independent of scheduling.
+type Stateful interface {
+	Settle(ctx context.Context, candidate Finding) ([]Finding, error)
+}
+
 // Finding is one rule match on one event.
 type Finding struct {
 	Rule     string
@@ -102,6 +113,9 @@ type Finding struct {
 	// flags that changed. Values must marshal to JSON.
 	Details map[string]any
 	Event   *event.Event
+	// Pending is set on a candidate of a Stateful rule: whatever the rule
+	// computed in Eval and needs in Settle. Reported findings have none.
+	Pending any
 }
 
 // DetailsJSON returns the details as JSON, for logs and tests.

@@ -139,14 +139,23 @@ type Event struct {
 	ServiceEventDetails []byte
 	InsightDetails      []byte
 
+	// SourceGeo is where SourceIP is, when enrichment knows; nil otherwise.
+	SourceGeo *Geo
+
 	SignIn  *SignIn   // set for KindSignIn
 	Finding *Finding  // set for KindGuardDuty and KindAccessAnalyzer
 	Flow    *Flow     // set for KindFlowLog
 	Object  *S3Object // set for KindS3Notification
 
-	// Raw is the record exactly as it appeared in its innermost container
-	// (after gzip, base64 and JSON-string unwrapping), kept as evidence.
-	Raw    []byte
+	// Raw is the record exactly as it was delivered, after gzip, base64 and
+	// JSON-string unwrapping, kept as evidence: for an EventBridge delivery
+	// the whole event, envelope included.
+	Raw []byte
+	// Record is the record as its AWS service defines it (the CloudTrail
+	// record, the finding, the flow-log line): Raw itself, or for an
+	// EventBridge delivery its detail, a sub-slice of Raw. Rule patterns
+	// are matched against it.
+	Record []byte
 	Origin Origin
 }
 
@@ -280,4 +289,19 @@ type S3Object struct {
 	VersionID string `json:"version_id,omitempty"`
 	ETag      string `json:"etag,omitempty"`
 	Sequencer string `json:"sequencer,omitempty"`
+}
+
+// Geo is what enrichment knows about an address: where it is and who
+// announces it.
+type Geo struct {
+	Country     string  `json:"country,omitempty"` // ISO 3166-1 alpha-2 code
+	CountryName string  `json:"country_name,omitempty"`
+	City        string  `json:"city,omitempty"`
+	Latitude    float64 `json:"lat,omitempty"`
+	Longitude   float64 `json:"lon,omitempty"`
+	// HasLocation is set when Latitude and Longitude are known (0, 0 is a
+	// place in the Atlantic).
+	HasLocation bool   `json:"-"`
+	ASN         uint32 `json:"asn,omitempty"`
+	ASOrg       string `json:"as_org,omitempty"`
 }

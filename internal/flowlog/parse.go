@@ -61,7 +61,7 @@ func (f *Format) Parse(line []byte, hint Hint) (*event.Event, error) {
 		return nil, event.FieldErr("record", "has %d fields, the format has %d (%s)", len(toks), len(f.fields), abbreviate(f.String()))
 	}
 	fl := &event.Flow{SrcPort: -1, DstPort: -1, Protocol: -1, Packets: -1, Bytes: -1, TCPFlags: -1, TrafficPath: -1}
-	ev := &event.Event{Kind: event.KindFlowLog, Service: Service, Flow: fl, Raw: line, Region: hint.Region}
+	ev := &event.Event{Kind: event.KindFlowLog, Service: Service, Flow: fl, Raw: line, Record: line, Region: hint.Region}
 	for i, t := range toks {
 		if len(t) == 1 && t[0] == '-' {
 			continue

@@ -121,6 +121,7 @@ func Parse(raw []byte) (*event.Event, error) {
 		Action:  f.Type,
 		Finding: fd,
 		Raw:     raw,
+		Record:  raw,
 	}
 	switch {
 	case !fd.LastSeen.IsZero():

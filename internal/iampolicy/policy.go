@@ -289,3 +289,82 @@ func globMatch(p, s string) bool {
 	}
 	return true
 }
+
+// MatchGlob reports whether s matches the pattern with * (any run) and ?
+// (one character) wildcards, case-sensitively, as IAM matches ARNs.
+func MatchGlob(pattern, s string) bool { return globMatch(pattern, s) }
+
+// GrantsAll reports whether the policy allows every action on every
+// resource ("*:*" administrator access): an Allow statement whose Action
+// includes "*" (or that uses NotAction) and whose Resource includes "*"
+// (or that uses NotResource).
+func GrantsAll(doc *Document) bool {
+	for _, st := range doc.Statements {
+		if !strings.EqualFold(st.Effect, "Allow") {
+			continue
+		}
+		allActions := len(st.NotAction) > 0
+		for _, a := range st.Action {
+			if a == "*" || a == "*:*" {
+				allActions = true
+			}
+		}
+		allResources := len(st.NotResource) > 0
+		for _, r := range st.Resource {
+			if r == "*" {
+				allResources = true
+			}
+		}
+		if allActions && allResources {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowedAccounts returns the AWS accounts that Allow statements grant to,
+// sorted and without repeats: account ids from account, root, user and
+// role principals, and "*" for a wildcard principal or NotPrincipal.
+// Service and federated principals are not accounts and are left out.
+func AllowedAccounts(doc *Document) []string {
+	seen := map[string]bool{}
+	for _, st := range doc.Statements {
+		if !strings.EqualFold(st.Effect, "Allow") {
+			continue
+		}
+		if st.NotPrincipal != nil || (st.Principal != nil && st.Principal.Wildcard) {
+			seen["*"] = true
+		}
+		if st.Principal == nil {
+			continue
+		}
+		for typ, vals := range st.Principal.Values {
+			if !strings.EqualFold(typ, "AWS") {
+				continue
+			}
+			for _, v := range vals {
+				if acct := accountOf(v); acct != "" {
+					seen[acct] = true
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// accountOf returns the account of an AWS principal value: an account id,
+// an ARN, or "*".
+func accountOf(v string) string {
+	switch {
+	case strings.Contains(v, "*"):
+		return "*"
+	case strings.HasPrefix(v, "arn:"):
+		parts := strings.SplitN(v, ":", 6)
+		if len(parts) == 6 {
+			return parts[4]
+		}
+		return ""
+	default:
+		return v
+	}
+}

@@ -195,3 +195,32 @@ func FuzzParse(f *testing.F) {
 		IsPublic(doc, AccessPointPolicy)
 	})
 }
+
+func TestGrantsAllAndAccounts(t *testing.T) {
+	tests := []struct {
+		policy   string
+		all      bool
+		accounts string
+	}{
+		{`{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`, true, ""},
+		{`{"Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}`, false, ""},
+		{`{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`, false, ""},
+		{`{"Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]}`, true, ""},
+		{`{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b"}]}`, false, ""},
+		{`{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root","444455556666","arn:aws:iam::777788889999:role/x"]},"Action":"sts:AssumeRole"}]}`, false, "111122223333,444455556666,777788889999"},
+		{`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`, false, "*"},
+		{`{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::1:root"},"Action":"x"}]}`, false, "*"},
+	}
+	for _, tc := range tests {
+		doc, err := Parse([]byte(tc.policy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := GrantsAll(doc); got != tc.all {
+			t.Errorf("GrantsAll(%s) = %v", tc.policy, got)
+		}
+		if got := strings.Join(AllowedAccounts(doc), ","); got != tc.accounts {
+			t.Errorf("AllowedAccounts(%s) = %q, want %q", tc.policy, got, tc.accounts)
+		}
+	}
+}

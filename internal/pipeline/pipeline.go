@@ -390,6 +390,19 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 				}
 				for _, it := range b.items {
 					switch {
+					case it.finding != nil && it.finding.Pending != nil:
+						fs, err := p.engine.Settle(ctx, *it.finding)
+						if err != nil {
+							var re *detect.RuleError
+							if errors.As(err, &re) {
+								st.RuleErrors++
+								h.RuleError(re)
+							}
+						}
+						for i := range fs {
+							st.Findings[fs[i].Rule]++
+							h.Finding(&fs[i])
+						}
 					case it.finding != nil:
 						st.Findings[it.finding.Rule]++
 						h.Finding(it.finding)

@@ -1,0 +1,306 @@
+// Package config reads Vigil's configuration file: what Vigil must know
+// about the organisation it watches (its accounts, its networks) and where
+// its data lives. The file is YAML, decoded strictly: an unknown key is an
+// error naming its line, and every error found is reported at once.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. The zero value is valid and means
+// "know nothing": every account is external, no network is trusted.
+type Config struct {
+	// Accounts are the organisation's own accounts, by id.
+	Accounts map[string]Account `yaml:"accounts"`
+	// TrustedAccounts are other accounts the organisation trusts (vendors,
+	// partners): not "unknown external" accounts for the rules.
+	TrustedAccounts []string `yaml:"trusted_accounts"`
+	Network         Network  `yaml:"network"`
+	GeoIP           GeoIP    `yaml:"geoip"`
+	// State is the file where stateful rules keep what they learnt; empty
+	// keeps it in memory only.
+	State string `yaml:"state"`
+	// Rules lists directories or files of user rules (Vigil YAML rules or
+	// Sigma rules) loaded beside the built-in ones.
+	Rules []string `yaml:"rules"`
+
+	path string
+}
+
+// Account describes one of the organisation's accounts.
+type Account struct {
+	Name        string `yaml:"name"`
+	Environment string `yaml:"environment"`
+	Owner       string `yaml:"owner"`
+}
+
+// Network describes the organisation's networks for the flow-log rules.
+type Network struct {
+	// InternalCIDRs are the organisation's own ranges beyond the private
+	// (RFC 1918, ULA) ones: traffic from them is not "from the internet".
+	InternalCIDRs []string `yaml:"internal_cidrs"`
+	// TrustedCIDRs are sources that may reach sensitive ports (VPN egress,
+	// bastions, scanners you run).
+	TrustedCIDRs []string `yaml:"trusted_cidrs"`
+	// ExpectedPeers are sources whose traffic should be accepted: a REJECT
+	// of their traffic means a rule blocks legitimate traffic.
+	ExpectedPeers []string `yaml:"expected_peers"`
+	// SensitivePorts are ports that should not be reachable from the
+	// internet. Empty means DefaultSensitivePorts.
+	SensitivePorts []int `yaml:"sensitive_ports"`
+}
+
+// GeoIP locates the MaxMind-format databases used to enrich addresses.
+type GeoIP struct {
+	City    string `yaml:"city"`    // GeoIP2/GeoLite2 City or Country
+	ASN     string `yaml:"asn"`     // GeoLite2 ASN or GeoIP2 ISP
+	Country string `yaml:"country"` // used when City is not set
+}
+
+// DefaultSensitivePorts are administration and database ports: SSH,
+// Telnet, RDP, WinRM, SMB/RPC, VNC, and the usual databases, caches,
+// search engines and container APIs.
+var DefaultSensitivePorts = []int{
+	22, 23, 135, 139, 445, 3389, 5900, 5985, 5986, // administration
+	1433, 1521, 3306, 5432, 5984, 6379, 7000, 7001, 9042, 9200, 9300, 11211, 27017, 28017, // databases and caches
+	2375, 2376, 2379, 6443, 10250, // container and cluster APIs
+}
+
+// Load reads and validates the configuration file at path. Relative paths
+// in it are resolved against the file's directory.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(path, b)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&c.GeoIP.City, &c.GeoIP.ASN, &c.GeoIP.Country, &c.State} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	for i, r := range c.Rules {
+		if !filepath.IsAbs(r) {
+			c.Rules[i] = filepath.Join(dir, r)
+		}
+	}
+	return c, nil
+}
+
+// Parse decodes and validates a configuration; name is used in errors.
+func Parse(name string, b []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c := &Config{path: name}
+	if len(root.Content) == 0 {
+		return c, nil // an empty file
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, yamlErr(err))
+	}
+	if err := c.validate(&root); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+var accountID = regexp.MustCompile(`^\d{12}$`)
+
+// validate checks every value and reports all problems, each with its
+// line.
+func (c *Config) validate(root *yaml.Node) error {
+	var errs []error
+	bad := func(path []string, format string, args ...any) {
+		line := lineOf(root, path)
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.path, line, joinPath(path), fmt.Sprintf(format, args...)))
+	}
+	for id := range c.Accounts {
+		if !accountID.MatchString(id) {
+			bad([]string{"accounts", id}, "not a 12-digit account id")
+		}
+	}
+	for i, id := range c.TrustedAccounts {
+		if !accountID.MatchString(id) {
+			bad([]string{"trusted_accounts", idx(i)}, "%q is not a 12-digit account id", id)
+		}
+	}
+	for _, f := range []struct {
+		key  string
+		list []string
+	}{
+		{"internal_cidrs", c.Network.InternalCIDRs},
+		{"trusted_cidrs", c.Network.TrustedCIDRs},
+		{"expected_peers", c.Network.ExpectedPeers},
+	} {
+		for i, s := range f.list {
+			if _, err := ParsePrefix(s); err != nil {
+				bad([]string{"network", f.key, idx(i)}, "%v", err)
+			}
+		}
+	}
+	for i, p := range c.Network.SensitivePorts {
+		if p < 0 || p > 65535 {
+			bad([]string{"network", "sensitive_ports", idx(i)}, "port %d out of range", p)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParsePrefix reads a CIDR or a single address (as a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// SensitivePorts returns the configured sensitive ports or the defaults.
+func (c *Config) SensitivePorts() []int {
+	if len(c.Network.SensitivePorts) > 0 {
+		return c.Network.SensitivePorts
+	}
+	return DefaultSensitivePorts
+}
+
+// KnownAccounts returns the organisation's accounts and trusted accounts,
+// sorted.
+func (c *Config) KnownAccounts() []string {
+	var ids []string
+	for id := range c.Accounts {
+		ids = append(ids, id)
+	}
+	ids = append(ids, c.TrustedAccounts...)
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// CEL returns the configuration as rules see it, the `config` variable of
+// CEL conditions.
+func (c *Config) CEL() map[string]any {
+	list := func(ss []string) []any {
+		out := make([]any, len(ss))
+		for i, s := range ss {
+			out[i] = s
+		}
+		return out
+	}
+	ports := make([]any, 0, len(c.SensitivePorts()))
+	for _, p := range c.SensitivePorts() {
+		ports = append(ports, int64(p))
+	}
+	own := make([]string, 0, len(c.Accounts))
+	for id := range c.Accounts {
+		own = append(own, id)
+	}
+	slices.Sort(own)
+	return map[string]any{
+		"own_accounts":    list(own),
+		"known_accounts":  list(c.KnownAccounts()),
+		"internal_cidrs":  list(c.Network.InternalCIDRs),
+		"trusted_cidrs":   list(c.Network.TrustedCIDRs),
+		"expected_peers":  list(c.Network.ExpectedPeers),
+		"sensitive_ports": ports,
+	}
+}
+
+// yamlErr shortens yaml.v3's errors ("yaml: unmarshal errors:\n  line 3:
+// field x not found in type config.Config") to one line each.
+func yamlErr(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return errors.New(joinLines(te.Errors))
+	}
+	return err
+}
+
+func joinLines(ss []string) string {
+	var b bytes.Buffer
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// idx is the path element of a list index.
+func idx(i int) string { return "[" + strconv.Itoa(i) + "]" }
+
+func joinPath(path []string) string {
+	var b bytes.Buffer
+	for i, p := range path {
+		if len(p) > 2 && p[0] == '[' && p[len(p)-1] == ']' {
+			b.WriteString(p)
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// lineOf finds the line of the node at path (map keys and list indexes),
+// or of the deepest node found.
+func lineOf(root *yaml.Node, path []string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		switch n.Kind {
+		case yaml.MappingNode:
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					line = n.Content[i].Line
+					n = n.Content[i+1]
+					found = true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case yaml.SequenceNode:
+			if len(p) < 3 || p[0] != '[' {
+				return line
+			}
+			i, err := strconv.Atoi(p[1 : len(p)-1])
+			if err != nil || i >= len(n.Content) {
+				return line
+			}
+			n = n.Content[i]
+			line = n.Line
+		default:
+			return line
+		}
+	}
+	return line
+}
