@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,13 +23,15 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/vigil-sec/vigil/internal/jsonscan"
 )
 
 func main() {
 	out := flag.String("out", "bench/out/corpus", "output `directory`")
 	src := flag.String("src", "testdata/aws/cloudtrail", "`directory` of real CloudTrail data to replay")
-	cases := flag.String("exposures", "internal/rules/testdata/s3_cases.json", "S3 exposure cases mixed in (one per -exposure-every records); empty for none")
+	cases := flag.String("exposures", "internal/rules/catalog/s3.yaml", "S3 exposure test records (a catalogue suite file) mixed in (one per -exposure-every records); empty for none")
 	every := flag.Int("exposure-every", 2000, "mix in one exposure case every `n` records")
 	events := flag.Int("events", 200000, "number of `records` to write")
 	perFile := flag.Int("per-file", 1000, "`records` per file")
@@ -241,27 +244,41 @@ func recordsIn(path string) ([]json.RawMessage, error) {
 }
 
 func loadCases(path string) ([]record, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	var cases []struct {
-		Record json.RawMessage `json:"record"`
-	}
-	if err := json.Unmarshal(data, &cases); err != nil {
-		return nil, err
-	}
+	defer f.Close()
 	var out []record
-	for _, c := range cases {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, c.Record); err != nil {
-			return nil, err
+	seen := map[string]bool{}
+	dec := yaml.NewDecoder(f)
+	for {
+		var suite struct {
+			Tests []struct {
+				Name  string
+				Event any
+			}
 		}
-		r, err := parseRecord(buf.Bytes())
-		if err != nil {
-			return nil, err
+		if err := dec.Decode(&suite); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		out = append(out, r)
+		for _, tc := range suite.Tests {
+			if seen[tc.Name] {
+				continue
+			}
+			seen[tc.Name] = true
+			b, err := json.Marshal(tc.Event)
+			if err != nil {
+				return nil, err
+			}
+			r, err := parseRecord(b)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", path, tc.Name, err)
+			}
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/vigil-sec/vigil/internal/event"
 )
@@ -115,6 +116,17 @@ func (e *Engine) eval(ctx context.Context, i int, ev *event.Event) (fs []Finding
 		}
 	}
 	return fs, err
+}
+
+// Prune lets every rule that remembers recent events forget what is older
+// than it can use, as of now (event time). Like Settle, it must not run
+// concurrently with Settle.
+func (e *Engine) Prune(now time.Time) {
+	for _, r := range e.rules {
+		if p, ok := r.(Pruner); ok {
+			p.Prune(now)
+		}
+	}
 }
 
 // Settle decides a candidate finding of a Stateful rule (one with Pending

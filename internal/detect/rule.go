@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vigil-sec/vigil/internal/event"
 )
@@ -98,6 +99,13 @@ type Rule interface {
 // parallel and the outcome independent of scheduling.
 type Stateful interface {
 	Settle(ctx context.Context, candidate Finding) ([]Finding, error)
+}
+
+// Pruner is implemented by stateful rules whose memory of recent events
+// can be forgotten once it is older than the rule can use. now is event
+// time: the latest event seen.
+type Pruner interface {
+	Prune(now time.Time)
 }
 
 // Finding is one rule match on one event.

@@ -47,6 +47,19 @@ type Options struct {
 	// GOMAXPROCS.
 	Workers int
 	Limits  decode.Limits
+	// Enrich, if set, adds context (where an address is, who owns it) to
+	// each event before the rules see it. It is called from many
+	// goroutines at once.
+	Enrich Enricher
+}
+
+// pruneEvery is how much event time passes between prunings of stateful
+// rules' memory.
+const pruneEvery = 10 * time.Minute
+
+// Enricher adds context to an event in place.
+type Enricher interface {
+	Enrich(ev *event.Event)
 }
 
 // Pipeline runs inputs through decoding and detection.
@@ -297,6 +310,9 @@ func (p *Pipeline) process(ctx context.Context, w work) result {
 		if int(ev.Kind) < len(r.kinds) {
 			r.kinds[ev.Kind]++
 		}
+		if p.opts.Enrich != nil {
+			p.opts.Enrich.Enrich(ev)
+		}
 		var errs []error
 		findings, errs = p.engine.Eval(ctx, ev, findings[:0])
 		for j := range findings {
@@ -349,6 +365,9 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 		}
 		return ps
 	}
+	// Stateful rules forget what their windows no longer cover as event
+	// time advances, so a long scan's state stays bounded.
+	var latest, pruned time.Time
 	cur := 0
 	for {
 		var r result
@@ -391,6 +410,9 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 				for _, it := range b.items {
 					switch {
 					case it.finding != nil && it.finding.Pending != nil:
+						if t := it.finding.Event.Time; t.After(latest) {
+							latest = t
+						}
 						fs, err := p.engine.Settle(ctx, *it.finding)
 						if err != nil {
 							var re *detect.RuleError
@@ -416,6 +438,10 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 						st.RuleErrors++
 						h.RuleError(it.ruleErr)
 					}
+				}
+				if latest.Sub(pruned) >= pruneEvery {
+					p.engine.Prune(latest)
+					pruned = latest
 				}
 			}
 			if ps.done == nil || ps.next < ps.done.batches {

@@ -3,39 +3,81 @@ package rules
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/vigil-sec/vigil/internal/cloudtrail"
 	"github.com/vigil-sec/vigil/internal/detect"
 )
 
-// s3Case is one CloudTrail record and the alerts it must raise. The records
-// in testdata/s3_cases.json follow the shapes of real CloudTrail S3 records
-// (AWS documentation and published detection-rule fixtures; see
-// testdata/SOURCES.md), in both the older (arrays, "host") and newer
-// (strings, "Host") styles.
+// s3Case is one CloudTrail record and the alerts it must raise, gathered
+// from the S3 rules' test suites in catalog/s3.yaml: a record that must
+// raise two rules is in both suites under one name. The records follow the
+// shapes of real CloudTrail S3 records (AWS documentation and published
+// detection-rule fixtures; see testdata/SOURCES.md), in both the older
+// (arrays, "host") and newer (strings, "Host") styles.
 type s3Case struct {
-	Name string `json:"name"`
-	Want []struct {
-		Rule     string `json:"rule"`
-		Severity string `json:"severity"`
-		Title    string `json:"title"` // substring of the finding's title
-	} `json:"want"`
-	Record json.RawMessage `json:"record"`
+	Name string
+	Want []s3Want
+	// Record is the CloudTrail record as JSON.
+	Record json.RawMessage
+}
+
+type s3Want struct {
+	Rule     string
+	Severity string
+	Title    string // substring of the finding's title
 }
 
 func loadS3Cases(t *testing.T) []s3Case {
 	t.Helper()
-	b, err := os.ReadFile("testdata/s3_cases.json")
+	f, err := os.Open("catalog/s3.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	var cases []s3Case
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
+	index := map[string]int{}
+	dec := yaml.NewDecoder(f)
+	for {
+		var suite struct {
+			TestsFor string `yaml:"tests_for"`
+			Tests    []struct {
+				Name, Expect, Severity, Title string
+				Event                         any
+			}
+		}
+		if err := dec.Decode(&suite); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range suite.Tests {
+			rec, err := json.Marshal(tc.Event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i, ok := index[tc.Name]
+			if !ok {
+				i = len(cases)
+				index[tc.Name] = i
+				cases = append(cases, s3Case{Name: tc.Name, Record: rec})
+			} else if string(cases[i].Record) != string(rec) {
+				t.Fatalf("two records named %s", tc.Name)
+			}
+			if tc.Expect == "alert" {
+				cases[i].Want = append(cases[i].Want, s3Want{suite.TestsFor, tc.Severity, tc.Title})
+			}
+		}
+	}
+	if len(cases) < 40 {
+		t.Fatalf("only %d S3 cases", len(cases))
 	}
 	return cases
 }
@@ -106,7 +148,7 @@ func TestS3RulesCoverEveryRule(t *testing.T) {
 	}
 	for _, r := range All() {
 		if id := r.Meta().ID; strings.HasPrefix(id, "aws-s3-") && !fires[id] {
-			t.Errorf("rule %s has no positive case in testdata/s3_cases.json", id)
+			t.Errorf("rule %s has no positive case in catalog/s3.yaml", id)
 		}
 	}
 }

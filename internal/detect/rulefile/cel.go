@@ -1,0 +1,199 @@
+package rulefile
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
+	"github.com/google/cel-go/ext"
+
+	"github.com/vigil-sec/vigil/internal/config"
+	"github.com/vigil-sec/vigil/internal/guardduty"
+	"github.com/vigil-sec/vigil/internal/iampolicy"
+)
+
+// celCostLimit bounds the work one expression may do on one event.
+const celCostLimit = 1_000_000
+
+// newEnv returns the CEL environment of rule expressions: the variables
+// event (the normalised event), record (the record as AWS wrote it) and
+// config (the organisation's configuration), the standard string
+// extensions, and Vigil's functions for addresses and policies.
+func newEnv() (*cel.Env, error) {
+	str, list, dyn := cel.StringType, cel.ListType(cel.DynType), cel.DynType
+	return cel.NewEnv(
+		cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("record", cel.DynType),
+		cel.Variable("config", cel.MapType(cel.StringType, cel.DynType)),
+		ext.Strings(),
+		ext.Sets(),
+		cel.Function("in_cidr",
+			cel.Overload("in_cidr_string_string", []*cel.Type{str, str}, cel.BoolType, cel.BinaryBinding(inCIDR)),
+			cel.Overload("in_cidr_string_list", []*cel.Type{str, list}, cel.BoolType, cel.BinaryBinding(inCIDR))),
+		cel.Function("is_private_ip",
+			cel.Overload("is_private_ip_string", []*cel.Type{str}, cel.BoolType, cel.UnaryBinding(func(v ref.Val) ref.Val {
+				a, ok := addr(v)
+				return types.Bool(ok && isPrivate(a))
+			}))),
+		cel.Function("is_public_ip",
+			cel.Overload("is_public_ip_string", []*cel.Type{str}, cel.BoolType, cel.UnaryBinding(func(v ref.Val) ref.Val {
+				a, ok := addr(v)
+				return types.Bool(ok && a.IsGlobalUnicast() && !isPrivate(a))
+			}))),
+		cel.Function("glob",
+			cel.Overload("glob_string_string", []*cel.Type{str, str}, cel.BoolType, cel.BinaryBinding(func(s, p ref.Val) ref.Val {
+				return types.Bool(iampolicy.MatchGlob(fmt.Sprint(p.Value()), fmt.Sprint(s.Value())))
+			}))),
+		cel.Function("guardduty_band",
+			cel.Overload("guardduty_band_double", []*cel.Type{cel.DoubleType}, str, cel.UnaryBinding(func(v ref.Val) ref.Val {
+				f, _ := v.Value().(float64)
+				return types.String(strings.ToLower(string(guardduty.BandOf(f))))
+			}))),
+		cel.Function("policy_admin",
+			cel.Overload("policy_admin_dyn", []*cel.Type{dyn}, cel.BoolType, cel.UnaryBinding(func(v ref.Val) ref.Val {
+				doc, err := policyOf(v)
+				if err != nil {
+					return types.Bool(false)
+				}
+				return types.Bool(iampolicy.GrantsAll(doc))
+			}))),
+		cel.Function("policy_public",
+			cel.Overload("policy_public_dyn", []*cel.Type{dyn}, cel.BoolType, cel.UnaryBinding(func(v ref.Val) ref.Val {
+				doc, err := policyOf(v)
+				if err != nil {
+					return types.Bool(false)
+				}
+				return types.Bool(iampolicy.IsPublic(doc, iampolicy.BucketPolicy).Public)
+			}))),
+		cel.Function("policy_accounts",
+			cel.Overload("policy_accounts_dyn", []*cel.Type{dyn}, cel.ListType(str), cel.UnaryBinding(func(v ref.Val) ref.Val {
+				doc, err := policyOf(v)
+				if err != nil {
+					return types.NewStringList(types.DefaultTypeAdapter, nil)
+				}
+				return types.NewStringList(types.DefaultTypeAdapter, iampolicy.AllowedAccounts(doc))
+			}))),
+	)
+}
+
+// program compiles expr, which must produce want (or dyn, checked when
+// evaluated); want dyn accepts any type.
+func program(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	if t := ast.OutputType(); !want.IsExactType(cel.DynType) && !t.IsExactType(want) && !t.IsExactType(cel.DynType) {
+		return nil, fmt.Errorf("expression gives %s, want %s", t, want)
+	}
+	return env.Program(ast, cel.CostLimit(celCostLimit), cel.EvalOptions(cel.OptOptimize))
+}
+
+func addr(v ref.Val) (netip.Addr, bool) {
+	s, ok := v.Value().(string)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	return a.Unmap(), err == nil
+}
+
+// inCIDR reports whether the address is in the CIDR or any of the list.
+func inCIDR(ipv, cidrs ref.Val) ref.Val {
+	a, ok := addr(ipv)
+	if !ok {
+		return types.Bool(false)
+	}
+	var list []string
+	switch c := cidrs.(type) {
+	case traits.Lister:
+		it := c.Iterator()
+		for it.HasNext() == types.True {
+			list = append(list, fmt.Sprint(it.Next().Value()))
+		}
+	default:
+		list = []string{fmt.Sprint(cidrs.Value())}
+	}
+	for _, s := range list {
+		p, err := config.ParsePrefix(s)
+		if err == nil && p.Contains(a) {
+			return types.Bool(true)
+		}
+	}
+	return types.Bool(false)
+}
+
+var privateRanges = func() []netip.Prefix {
+	var ps []netip.Prefix
+	for _, s := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8", "fc00::/7", "fe80::/10", "::1/128", "::/128"} {
+		ps = append(ps, netip.MustParsePrefix(s))
+	}
+	return ps
+}()
+
+// isPrivate reports private, shared (CGNAT), loopback, link-local and
+// unspecified addresses: never "from the internet".
+func isPrivate(a netip.Addr) bool {
+	for _, p := range privateRanges {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// policyOf reads a policy document given as a JSON string (as CloudTrail
+// records policyDocument and assumeRolePolicyDocument) or as a map.
+func policyOf(v ref.Val) (*iampolicy.Document, error) {
+	switch x := v.Value().(type) {
+	case string:
+		return iampolicy.Parse([]byte(x))
+	default:
+		native, err := v.ConvertToNative(mapType)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(native)
+		if err != nil {
+			return nil, err
+		}
+		return iampolicy.Parse(b)
+	}
+}
+
+// jsonValue turns a CEL value into plain Go values that marshal to JSON:
+// lists to slices, maps to maps keyed by strings, durations to their text.
+func jsonValue(v ref.Val) any {
+	switch v := v.(type) {
+	case traits.Lister:
+		var out []any
+		for it := v.Iterator(); it.HasNext() == types.True; {
+			out = append(out, jsonValue(it.Next()))
+		}
+		if out == nil {
+			out = []any{}
+		}
+		return out
+	case traits.Mapper:
+		out := map[string]any{}
+		for it := v.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			key, ok := k.Value().(string)
+			if !ok {
+				key = fmt.Sprint(k.Value())
+			}
+			out[key] = jsonValue(v.Get(k))
+		}
+		return out
+	case types.Duration:
+		return v.Duration.String()
+	case types.Null:
+		return nil
+	}
+	return v.Value()
+}

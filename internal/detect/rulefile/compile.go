@@ -1,0 +1,677 @@
+package rulefile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"gopkg.in/yaml.v3"
+
+	"github.com/vigil-sec/vigil/internal/config"
+	"github.com/vigil-sec/vigil/internal/detect"
+	"github.com/vigil-sec/vigil/internal/detect/pattern"
+	"github.com/vigil-sec/vigil/internal/event"
+	"github.com/vigil-sec/vigil/internal/iampolicy"
+	"github.com/vigil-sec/vigil/internal/state"
+)
+
+var mapType = reflect.TypeOf(map[string]any{})
+
+// Options are what compiled rules need from outside.
+type Options struct {
+	// Config is the organisation's configuration, the `config` of CEL
+	// expressions. Nil means an empty one.
+	Config *config.Config
+	// State keeps what stateful rules remember. Nil means memory only.
+	State *state.Store
+	// Origin says where the rule came from ("built-in", a file path); it
+	// is shown by `vigil rules list`.
+	Origin string
+}
+
+// Rule is a compiled rule file rule. It implements detect.Rule, and
+// detect.Stateful when it has a threshold, first_seen or dedup.
+type Rule struct {
+	spec     Spec
+	file     string
+	line     int
+	origin   string
+	meta     detect.Meta
+	keys     []detect.Key
+	kinds    []event.Kind
+	pat      *pattern.Pattern
+	envelope bool
+
+	cond       cel.Program
+	sevExpr    cel.Program
+	resource   cel.Program
+	details    map[string]cel.Program
+	dedupKey   cel.Program
+	groupBy    cel.Program
+	distinct   cel.Program
+	sum        cel.Program
+	entity     cel.Program
+	value      cel.Program
+	needRecord bool
+	title      *template.Template
+	allow      allowList
+	cfg        map[string]any
+
+	testLines []int
+
+	dedupWindow, window, learning time.Duration
+	thresholds                    *state.Table[thresholdEntry]
+	firstSeen                     *state.Table[firstSeenEntry]
+	dedups                        *state.Table[dedupEntry]
+}
+
+// envelopeKeys are the top-level keys of an EventBridge event: a pattern
+// that uses only these is an EventBridge rule pattern, copied as is.
+var envelopeKeys = []string{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// compile builds one rule. node is the rule's YAML document, for line
+// numbers in errors.
+func compile(sp Spec, file string, node *yaml.Node, opts Options) (*Rule, error) {
+	env, err := newEnv()
+	if err != nil {
+		return nil, err
+	}
+	r := &Rule{spec: sp, file: file, line: node.Line, origin: opts.Origin}
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	r.cfg = cfg.CEL()
+	var errs []error
+	bad := func(key string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", file, lineOfKey(node, key), key, fmt.Sprintf(format, args...)))
+	}
+	if !idPattern.MatchString(sp.ID) {
+		bad("id", "%q must be lower-case words joined by hyphens", sp.ID)
+	}
+	if sp.Title == "" {
+		bad("title", "required")
+	}
+	sev := detect.Medium
+	if sp.Severity == "" && sp.SeverityExpr == "" {
+		bad("severity", "required (or severity_expr)")
+	} else if sp.Severity != "" {
+		if sev, err = detect.ParseSeverity(sp.Severity); err != nil {
+			bad("severity", "%v", err)
+		}
+	}
+	version := sp.Version
+	if version == 0 {
+		version = 1
+	}
+	r.meta = detect.Meta{ID: sp.ID, Description: strings.TrimSpace(sp.Description), Runbook: strings.TrimSpace(sp.Runbook),
+		Severity: sev, Tags: sp.Tags, Version: version, Title: staticTitle(sp.Title)}
+
+	switch sp.Source {
+	case "", "cloudtrail":
+		r.kinds = []event.Kind{event.KindCloudTrail, event.KindSignIn}
+	case "guardduty":
+		r.kinds = []event.Kind{event.KindGuardDuty}
+	case "accessanalyzer":
+		r.kinds = []event.Kind{event.KindAccessAnalyzer}
+	case "flowlog":
+		r.kinds = []event.Kind{event.KindFlowLog}
+	case "any":
+	default:
+		bad("source", "%q is not cloudtrail, guardduty, accessanalyzer, flowlog or any", sp.Source)
+	}
+
+	if sp.Match.Kind == 0 {
+		bad("match", "required: an EventBridge event pattern")
+	} else if src, err := nodeJSON(&sp.Match); err != nil {
+		bad("match", "%v", err)
+	} else if r.pat, err = pattern.Compile(src); err != nil {
+		bad("match", "%v", err)
+	} else {
+		r.envelope = isEnvelope(src)
+	}
+
+	compileExpr := func(key, expr string, want *cel.Type) cel.Program {
+		if expr == "" {
+			return nil
+		}
+		p, err := program(env, expr, want)
+		if err != nil {
+			bad(key, "%v", err)
+			return nil
+		}
+		if usesRecord(expr) {
+			r.needRecord = true
+		}
+		return p
+	}
+	r.cond = compileExpr("condition", sp.Condition, cel.BoolType)
+	r.sevExpr = compileExpr("severity_expr", sp.SeverityExpr, cel.StringType)
+	r.resource = compileExpr("resource", sp.Resource, cel.StringType)
+	if len(sp.Details) > 0 {
+		r.details = map[string]cel.Program{}
+		for _, k := range sortedKeys(sp.Details) {
+			if p := compileExpr("details", sp.Details[k], cel.DynType); p != nil {
+				r.details[k] = p
+			}
+		}
+	}
+	if t, err := template.New(sp.ID).Option("missingkey=zero").Funcs(templateFuncs).Parse(sp.Title); err != nil {
+		bad("title", "%v", err)
+	} else {
+		r.title = t
+	}
+	if sp.Allow != nil {
+		if r.allow, err = compileAllow(sp.Allow); err != nil {
+			bad("allow", "%v", err)
+		}
+	}
+	if d := sp.Dedup; d != nil {
+		r.dedupKey = compileExpr("dedup", d.Key, cel.StringType)
+		if r.dedupWindow, err = parseWindow(d.Window); err != nil {
+			bad("dedup", "window: %v", err)
+		}
+		if d.Key == "" {
+			bad("dedup", "key is required")
+		}
+	}
+	if th := sp.Threshold; th != nil {
+		if sp.FirstSeen != nil {
+			bad("threshold", "a rule has a threshold or first_seen, not both")
+		}
+		if th.GroupBy == "" || th.Count < 1 {
+			bad("threshold", "group_by and a count of at least 1 are required")
+		}
+		r.groupBy = compileExpr("threshold", th.GroupBy, cel.StringType)
+		r.distinct = compileExpr("threshold", th.Distinct, cel.DynType)
+		r.sum = compileExpr("threshold", th.Sum, cel.DynType)
+		if th.Distinct != "" && th.Sum != "" {
+			bad("threshold", "distinct and sum exclude each other")
+		}
+		if r.window, err = parseWindow(th.Window); err != nil {
+			bad("threshold", "window: %v", err)
+		}
+	}
+	if fs := sp.FirstSeen; fs != nil {
+		if fs.Entity == "" || fs.Value == "" {
+			bad("first_seen", "entity and value are required")
+		}
+		r.entity = compileExpr("first_seen", fs.Entity, cel.StringType)
+		r.value = compileExpr("first_seen", fs.Value, cel.DynType)
+		if fs.Learning != "" {
+			if r.learning, err = time.ParseDuration(fs.Learning); err != nil || r.learning < 0 {
+				bad("first_seen", "learning: %q is not a duration", fs.Learning)
+			}
+		}
+	}
+	for i, tc := range sp.Tests {
+		if tc.Expect != "" && tc.Expect != "alert" && tc.Expect != "none" {
+			errs = append(errs, fmt.Errorf("%s:%d: tests[%d]: expect must be alert or none, not %q", file, lineOfKey(node, "tests"), i, tc.Expect))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	r.keys = r.indexKeys()
+	r.testLines = itemLines(node, "tests")
+	if err := r.openState(opts.State); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", file, r.line, err)
+	}
+	return r, nil
+}
+
+// Recompile compiles the rule again with other options: a fresh rule with
+// its own configuration and state, as a test suite needs.
+func (r *Rule) Recompile(opts Options) (*Rule, error) {
+	if opts.Origin == "" {
+		opts.Origin = r.origin
+	}
+	return compile(r.spec, r.file, &yaml.Node{Line: r.line}, opts)
+}
+
+// indexKeys derives the engine keys from the pattern: when the pattern
+// pins eventSource and eventName to exact values, the rule meets only
+// those calls.
+func (r *Rule) indexKeys() []detect.Key {
+	prefix := []string{}
+	if r.envelope {
+		prefix = []string{"detail"}
+	}
+	at := func(f string) []string { return append(slices.Clone(prefix), f) }
+	var services, actions []string
+	if len(r.kinds) > 0 && (r.kinds[0] == event.KindCloudTrail || r.kinds[0] == event.KindSignIn) {
+		services, _ = r.pat.Exact(at("eventSource"))
+		actions, _ = r.pat.Exact(at("eventName"))
+	}
+	if r.kinds == nil {
+		return nil // every event
+	}
+	var keys []detect.Key
+	for _, k := range r.kinds {
+		switch {
+		case len(services) > 0 && len(actions) > 0:
+			for _, s := range services {
+				for _, a := range actions {
+					keys = append(keys, detect.Key{Kind: k, Service: s, Action: a})
+				}
+			}
+		case len(services) > 0:
+			for _, s := range services {
+				keys = append(keys, detect.Key{Kind: k, Service: s})
+			}
+		default:
+			keys = append(keys, detect.Key{Kind: k})
+		}
+	}
+	return keys
+}
+
+// Meta implements detect.Rule.
+func (r *Rule) Meta() detect.Meta {
+	m := r.meta
+	m.Tags = slices.Clone(m.Tags)
+	return m
+}
+
+// Keys implements detect.Rule.
+func (r *Rule) Keys() []detect.Key { return r.keys }
+
+// Origin says where the rule was loaded from.
+func (r *Rule) Origin() string { return r.origin }
+
+// File returns the rule's file and line.
+func (r *Rule) File() (string, int) { return r.file, r.line }
+
+// Stateful reports whether the rule remembers events.
+func (r *Rule) Stateful() bool { return r.groupBy != nil || r.entity != nil || r.dedupKey != nil }
+
+// vars are the CEL inputs of one event, built once per event and rule.
+type vars struct {
+	ev     *event.Event
+	fields map[string]any
+	record any
+}
+
+func (r *Rule) vars(ev *event.Event) *vars {
+	v := &vars{ev: ev, fields: ev.Fields()}
+	if r.needRecord {
+		var rec any
+		if json.Unmarshal(ev.Record, &rec) == nil {
+			v.record = rec
+		}
+		if ev.Kind == event.KindFlowLog {
+			v.record = v.fields["flow"]
+		}
+	}
+	return v
+}
+
+func (v *vars) activation(cfg map[string]any) map[string]any {
+	return map[string]any{"event": v.fields, "record": v.record, "config": cfg}
+}
+
+// pending is what Eval computed for Settle.
+type pending struct {
+	group, distinct string
+	amount          float64
+	entity, value   string
+	dedupKey        string
+}
+
+// Eval implements detect.Rule.
+func (r *Rule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error) {
+	if len(r.kinds) > 0 && !slices.Contains(r.kinds, ev.Kind) {
+		return nil, nil
+	}
+	var doc pattern.Doc = ev
+	if r.envelope {
+		doc = event.Envelope{E: ev}
+	}
+	if !r.pat.Match(doc) {
+		return nil, nil
+	}
+	if r.allow.allows(ev) {
+		return nil, nil
+	}
+	v := r.vars(ev)
+	act := v.activation(r.cfg)
+	if r.cond != nil {
+		ok, err := evalBool(r.cond, act)
+		if err != nil || !ok {
+			return nil, err
+		}
+	}
+	f := detect.Finding{Severity: r.meta.Severity}
+	if r.sevExpr != nil {
+		s, err := evalString(r.sevExpr, act)
+		if err != nil {
+			return nil, fmt.Errorf("severity_expr: %w", err)
+		}
+		if f.Severity, err = detect.ParseSeverity(s); err != nil {
+			return nil, fmt.Errorf("severity_expr: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := r.title.Execute(&buf, map[string]any{"event": v.fields, "record": v.record, "config": r.cfg}); err != nil {
+		return nil, fmt.Errorf("title: %w", err)
+	}
+	f.Title = strings.ReplaceAll(buf.String(), "<no value>", "")
+	if r.resource != nil {
+		s, err := evalString(r.resource, act)
+		if err != nil {
+			return nil, fmt.Errorf("resource: %w", err)
+		}
+		f.Resource = s
+	} else if len(ev.Resources) > 0 {
+		f.Resource = ev.Resources[0].ARN
+	}
+	if len(r.details) > 0 {
+		f.Details = map[string]any{}
+		for k, p := range r.details {
+			out, _, err := p.Eval(act)
+			if err != nil {
+				continue // a detail that does not apply to this event
+			}
+			f.Details[k] = jsonValue(out)
+		}
+	}
+	if !r.Stateful() {
+		return []detect.Finding{f}, nil
+	}
+	var p pending
+	var err error
+	if r.groupBy != nil {
+		if p.group, err = evalString(r.groupBy, act); err != nil {
+			return nil, nil // no group: the event does not count
+		}
+		if r.distinct != nil {
+			if p.distinct, err = evalText(r.distinct, act); err != nil || p.distinct == "" {
+				return nil, nil
+			}
+		}
+		if r.sum != nil {
+			out, _, err := r.sum.Eval(act)
+			if err != nil {
+				return nil, nil
+			}
+			switch n := out.Value().(type) {
+			case int64:
+				p.amount = float64(n)
+			case uint64:
+				p.amount = float64(n)
+			case float64:
+				p.amount = n
+			default:
+				return nil, fmt.Errorf("threshold sum gave %v, not a number", out.Value())
+			}
+		}
+	}
+	if r.entity != nil {
+		if p.entity, err = evalString(r.entity, act); err != nil {
+			return nil, nil
+		}
+		if p.value, err = evalText(r.value, act); err != nil || p.value == "" {
+			return nil, nil // nothing to learn from this event (e.g. no location)
+		}
+	}
+	if r.dedupKey != nil {
+		if p.dedupKey, err = evalString(r.dedupKey, act); err != nil {
+			p.dedupKey = ""
+		}
+	}
+	f.Pending = p
+	return []detect.Finding{f}, nil
+}
+
+func evalBool(p cel.Program, act map[string]any) (bool, error) {
+	out, _, err := p.Eval(act)
+	if err != nil {
+		if isMissing(err) {
+			return false, nil // the event lacks a field the condition reads
+		}
+		return false, err
+	}
+	b, ok := out.Value().(bool)
+	if !ok {
+		return false, fmt.Errorf("condition gave %v, not a boolean", out.Value())
+	}
+	return b, nil
+}
+
+func evalString(p cel.Program, act map[string]any) (string, error) {
+	out, _, err := p.Eval(act)
+	if err != nil {
+		return "", err
+	}
+	s, ok := out.Value().(string)
+	if !ok {
+		return "", fmt.Errorf("gave %v, not a string", out.Value())
+	}
+	return s, nil
+}
+
+// evalText evaluates an expression of any scalar type to text.
+func evalText(p cel.Program, act map[string]any) (string, error) {
+	out, _, err := p.Eval(act)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprint(out.Value()), nil
+}
+
+// isMissing reports CEL's errors for absent map keys and fields, which a
+// condition meets on events that do not have what it tests.
+func isMissing(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "no such key") || strings.Contains(s, "no such attribute") || strings.Contains(s, "no such property")
+}
+
+// allowList is a compiled AllowSpec.
+type allowList struct {
+	actors, accounts, resources []string
+	ips                         []netip.Prefix
+}
+
+func compileAllow(a *AllowSpec) (allowList, error) {
+	l := allowList{actors: a.Actors, accounts: a.Accounts, resources: a.Resources}
+	for _, s := range a.IPs {
+		p, err := config.ParsePrefix(s)
+		if err != nil {
+			return l, err
+		}
+		l.ips = append(l.ips, p)
+	}
+	return l, nil
+}
+
+func (l *allowList) allows(ev *event.Event) bool {
+	for _, g := range l.actors {
+		for _, s := range []string{ev.Actor.ARN, ev.Actor.Name(), ev.Actor.UserName, ev.Actor.PrincipalID, ev.Actor.SessionIssuer} {
+			if s != "" && iampolicy.MatchGlob(g, s) {
+				return true
+			}
+		}
+	}
+	if ev.SourceIP.IsValid() {
+		for _, p := range l.ips {
+			if p.Contains(ev.SourceIP) {
+				return true
+			}
+		}
+	}
+	for _, a := range l.accounts {
+		if a == ev.Account || a == ev.Actor.Account {
+			return true
+		}
+	}
+	for _, g := range l.resources {
+		for _, res := range ev.Resources {
+			if iampolicy.MatchGlob(g, res.ARN) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseWindow reads a window duration: Go syntax, plus "d" for days.
+func parseWindow(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, errors.New("required")
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := time.ParseDuration(d + "h"); err == nil && n > 0 {
+			return 24 * n, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive duration (e.g. 10m, 24h, 7d)", s)
+	}
+	return d, nil
+}
+
+var recordRef = regexp.MustCompile(`\brecord\b`)
+
+func usesRecord(expr string) bool { return recordRef.MatchString(expr) }
+
+// staticTitle is the catalogue title: the template with its actions
+// removed.
+func staticTitle(t string) string {
+	re := regexp.MustCompile(`\s*\{\{[^}]*\}\}\s*`)
+	return strings.TrimSpace(re.ReplaceAllString(t, " "))
+}
+
+var templateFuncs = template.FuncMap{
+	"lower": strings.ToLower,
+	"upper": strings.ToUpper,
+	"join": func(sep string, v any) string {
+		var parts []string
+		if l, ok := v.([]any); ok {
+			for _, e := range l {
+				parts = append(parts, fmt.Sprint(e))
+			}
+		}
+		return strings.Join(parts, sep)
+	},
+	"default": func(def string, v any) string {
+		if v == nil || v == "" {
+			return def
+		}
+		return fmt.Sprint(v)
+	},
+}
+
+// isEnvelope reports a pattern that uses only EventBridge envelope keys.
+func isEnvelope(pat []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(pat, &top) != nil || len(top) == 0 {
+		return false
+	}
+	for k := range top {
+		if !slices.Contains(envelopeKeys, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// nodeJSON converts a YAML node (a pattern written in YAML or JSON) to JSON.
+func nodeJSON(n *yaml.Node) ([]byte, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		return []byte(n.Value), nil // JSON text in a YAML string
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+func lineOfKey(doc *yaml.Node, key string) int {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i].Line
+		}
+	}
+	return n.Line
+}
+
+// itemLines returns the line of each item of the list at key.
+func itemLines(doc *yaml.Node, key string) []int {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && n.Content[i+1].Kind == yaml.SequenceNode {
+			var lines []int
+			for _, item := range n.Content[i+1].Content {
+				lines = append(lines, item.Line)
+			}
+			return lines
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// readDocs splits src into its YAML documents, decoding each strictly into
+// a Spec (unknown keys are errors) and keeping its node for line numbers.
+func readDocs(file string, src []byte) ([]Spec, []*yaml.Node, error) {
+	strict := yaml.NewDecoder(bytes.NewReader(src))
+	strict.KnownFields(true)
+	loose := yaml.NewDecoder(bytes.NewReader(src))
+	var specs []Spec
+	var nodes []*yaml.Node
+	for {
+		var n yaml.Node
+		err := loose.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", file, err)
+		}
+		var sp Spec
+		if err := strict.Decode(&sp); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", file, yamlError(err))
+		}
+		specs = append(specs, sp)
+		nodes = append(nodes, &n)
+	}
+	return specs, nodes, nil
+}
+
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return errors.New(strings.Join(te.Errors, "; "))
+	}
+	return err
+}

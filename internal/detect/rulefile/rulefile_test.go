@@ -1,0 +1,317 @@
+package rulefile
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-sec/vigil/internal/config"
+	"github.com/vigil-sec/vigil/internal/detect"
+	"github.com/vigil-sec/vigil/internal/event"
+	"github.com/vigil-sec/vigil/internal/state"
+)
+
+// record is a CloudTrail record for tests.
+func record(name string, extra string) []byte {
+	return []byte(`{"eventVersion":"1.09","eventTime":"2026-11-20T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"` + name + `",` +
+		`"awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userIdentity":{"type":"IAMUser","userName":"alice","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"},` +
+		`"recipientAccountId":"111122223333","eventID":"e-` + name + `"` + extra + `}`)
+}
+
+func parseOne(t *testing.T, src string, opts Options) *Rule {
+	t.Helper()
+	rs, err := Parse("t.yaml", []byte(src), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 {
+		t.Fatalf("%d rules", len(rs))
+	}
+	return rs[0]
+}
+
+func evalOne(t *testing.T, r *Rule, raw []byte) []detect.Finding {
+	t.Helper()
+	ev, err := parseEvent(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := r.Eval(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []detect.Finding
+	for _, f := range fs {
+		if f.Pending != nil {
+			f.Event = ev
+			s, err := r.Settle(context.Background(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s...)
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func parseEvent(raw []byte) (*event.Event, error) {
+	evs, err := decodeTestEvent(scalarNode(string(raw)))
+	if err != nil {
+		return nil, err
+	}
+	return evs[0], nil
+}
+
+func TestMatchConditionTitle(t *testing.T) {
+	r := parseOne(t, `
+id: t-key-for-other
+title: 'Access key created for {{ .record.requestParameters.userName }} by {{ .event.actor.name }}'
+severity_expr: 'record.requestParameters.userName == "root" ? "critical" : "high"'
+severity: high
+match:
+  eventSource: [iam.amazonaws.com]
+  eventName: [CreateAccessKey]
+condition: 'has(record.requestParameters.userName) && record.requestParameters.userName != event.actor.user_name'
+resource: '"arn:aws:iam::" + event.account + ":user/" + record.requestParameters.userName'
+details:
+  target: record.requestParameters.userName
+  both: '[record.requestParameters.userName, event.actor.user_name]'
+  counts: '{"n": 1, "ok": true}'
+`, Options{})
+	if k := r.Keys(); len(k) != 2 || k[0].Service != "iam.amazonaws.com" || k[0].Action != "CreateAccessKey" {
+		t.Errorf("keys %+v", k)
+	}
+	fs := evalOne(t, r, record("CreateAccessKey", `,"requestParameters":{"userName":"bob"}`))
+	if len(fs) != 1 || fs[0].Title != "Access key created for bob by alice" || fs[0].Severity != detect.High ||
+		fs[0].Resource != "arn:aws:iam::111122223333:user/bob" || fs[0].Details["target"] != "bob" {
+		t.Fatalf("findings %+v", fs)
+	}
+	if got := fs[0].DetailsJSON(); got != `{"both":["bob","alice"],"counts":{"n":1,"ok":true},"target":"bob"}` {
+		t.Errorf("details %s", got)
+	}
+	if fs := evalOne(t, r, record("CreateAccessKey", `,"requestParameters":{"userName":"alice"}`)); len(fs) != 0 {
+		t.Errorf("own key: %+v", fs)
+	}
+	if fs := evalOne(t, r, record("CreateAccessKey", ``)); len(fs) != 0 {
+		t.Errorf("no userName: %+v", fs)
+	}
+	if fs := evalOne(t, r, record("DeleteAccessKey", `,"requestParameters":{"userName":"bob"}`)); len(fs) != 0 {
+		t.Errorf("other call: %+v", fs)
+	}
+}
+
+func TestEnvelopePattern(t *testing.T) {
+	r := parseOne(t, `
+id: t-envelope
+title: iam call
+severity: low
+match: '{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventName":[{"prefix":"Create"}]}}'
+`, Options{})
+	if fs := evalOne(t, r, record("CreateUser", "")); len(fs) != 1 {
+		t.Errorf("CreateUser: %+v", fs)
+	}
+	if fs := evalOne(t, r, record("DeleteUser", "")); len(fs) != 0 {
+		t.Errorf("DeleteUser: %+v", fs)
+	}
+	// Delivered by EventBridge, the same event matches the same way.
+	eb := `{"version":"0","id":"x","detail-type":"AWS API Call via CloudTrail","source":"aws.iam","account":"111122223333","time":"2026-11-20T10:00:00Z","region":"us-east-1","resources":[],"detail":` + string(record("CreateUser", "")) + `}`
+	if fs := evalOne(t, r, []byte(eb)); len(fs) != 1 {
+		t.Errorf("via EventBridge: %+v", fs)
+	}
+}
+
+func TestAllowAndConfig(t *testing.T) {
+	cfg, err := config.Parse("c", []byte("accounts: {\"111122223333\": {name: prod}}\nnetwork: {trusted_cidrs: [203.0.113.0/24]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := parseOne(t, `
+id: t-allow
+title: x
+severity: low
+match: {eventName: [CreateUser]}
+condition: 'event.account in config.known_accounts && !in_cidr(event.source_ip, config.trusted_cidrs) && is_public_ip(event.source_ip)'
+allow:
+  actors: ['arn:aws:iam::*:user/admin-*']
+  ips: [198.51.100.0/24]
+`, Options{Config: cfg})
+	ev := string(record("CreateUser", ""))
+	if fs := evalOne(t, r, []byte(ev)); len(fs) != 0 {
+		t.Errorf("allow-listed ip: %+v", fs)
+	}
+	if fs := evalOne(t, r, []byte(strings.Replace(ev, "198.51.100.7", "192.0.2.44", 1))); len(fs) != 1 {
+		t.Errorf("other ip: %+v", fs)
+	}
+	if fs := evalOne(t, r, []byte(strings.Replace(strings.Replace(ev, "198.51.100.7", "192.0.2.44", 1), "user/alice", "user/admin-bob", 1))); len(fs) != 0 {
+		t.Errorf("allow-listed actor: %+v", fs)
+	}
+	if fs := evalOne(t, r, []byte(strings.Replace(ev, "198.51.100.7", "203.0.113.9", 1))); len(fs) != 0 {
+		t.Errorf("trusted cidr from config: %+v", fs)
+	}
+}
+
+func TestThresholdDistinctSum(t *testing.T) {
+	spray := parseOne(t, `
+id: t-spray
+title: 'spraying from {{ .event.source_ip }}'
+severity: high
+match: {eventName: [ConsoleLogin]}
+threshold: {group_by: event.source_ip, distinct: event.actor.user_name, count: 3, window: 30m}
+`, Options{})
+	login := func(user, at string) []byte {
+		return []byte(`{"eventVersion":"1.08","eventTime":"` + at + `","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","eventType":"AwsConsoleSignIn","sourceIPAddress":"192.0.2.5","userIdentity":{"type":"IAMUser","userName":"` + user + `"},"responseElements":{"ConsoleLogin":"Failure"}}`)
+	}
+	var n int
+	for i, u := range []string{"a", "a", "b", "c", "d", "e"} {
+		n += len(evalOne(t, spray, login(u, "2026-11-20T10:0"+string(rune('0'+i))+":00Z")))
+	}
+	if n != 1 {
+		t.Errorf("distinct users: %d alerts, want 1 (a burst alerts once)", n)
+	}
+	big := parseOne(t, `
+id: t-sum
+title: big transfer
+severity: medium
+source: flowlog
+match: {action: [ACCEPT]}
+threshold: {group_by: event.flow.dstaddr, sum: event.flow.bytes, count: 1000, window: 1h}
+`, Options{})
+	flow := func(bytes string) []byte {
+		return []byte("2 123456789010 eni-1 10.0.0.5 203.0.113.9 443 50000 6 10 " + bytes + " 1700000000 1700000060 ACCEPT OK")
+	}
+	if fs := evalOne(t, big, flow("600")); len(fs) != 0 {
+		t.Errorf("first 600 bytes alerted")
+	}
+	if fs := evalOne(t, big, flow("600")); len(fs) != 1 || fs[0].Details["sum"] != 1200.0 {
+		t.Errorf("1200 bytes: %+v", fs)
+	}
+}
+
+func TestFirstSeenAndDedupSurviveRestart(t *testing.T) {
+	src := `
+id: t-new-country
+title: 'new country {{ .event.geo.country }}'
+severity: medium
+match: {eventName: [ConsoleLogin]}
+first_seen: {entity: event.actor.user_name, value: event.geo.country, learning: 1h}
+dedup: {key: event.actor.user_name, window: 1h}
+`
+	path := filepath.Join(t.TempDir(), "state.db")
+	login := func(at, country string) *event.Event {
+		ev, err := parseEvent([]byte(`{"eventVersion":"1.08","eventTime":"` + at + `","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","eventType":"AwsConsoleSignIn","sourceIPAddress":"192.0.2.5","userIdentity":{"type":"IAMUser","userName":"alice"},"responseElements":{"ConsoleLogin":"Success"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.SourceGeo = &event.Geo{Country: country}
+		return ev
+	}
+	run := func(r *Rule, ev *event.Event) int {
+		fs, err := r.Eval(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range fs {
+			f.Event = ev
+			s, err := r.Settle(context.Background(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(s)
+		}
+		return n
+	}
+	st, err := state.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := parseOne(t, src, Options{State: st})
+	if n := run(r, login("2026-11-20T10:00:00Z", "SE")) + run(r, login("2026-11-20T10:30:00Z", "GB")); n != 0 {
+		t.Errorf("learning period: %d alerts", n)
+	}
+	if n := run(r, login("2026-11-20T12:00:00Z", "US")); n != 1 {
+		t.Errorf("new country after learning: %d alerts", n)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// After a restart the rule remembers both what it learnt and what it
+	// reported.
+	st, err = state.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r = parseOne(t, src, Options{State: st})
+	if n := run(r, login("2026-11-20T12:05:00Z", "SE")); n != 0 {
+		t.Errorf("known country after restart: %d alerts", n)
+	}
+	if n := run(r, login("2026-11-20T12:10:00Z", "FR")); n != 0 {
+		t.Errorf("new country within the dedup window after restart: %d alerts", n)
+	}
+	if n := run(r, login("2026-11-20T14:00:00Z", "DE")); n != 1 {
+		t.Errorf("new country after the dedup window: %d alerts", n)
+	}
+	r.Prune(time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC))
+	if r.dedups.Len() != 0 || r.firstSeen.Len() != 1 {
+		t.Errorf("prune: dedups %d, first seen %d", r.dedups.Len(), r.firstSeen.Len())
+	}
+}
+
+func TestRuleTests(t *testing.T) {
+	rs, err := Load("testdata/brute.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rs[0].RunTests(Options{})
+	if len(res) != 2 || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("results %+v", res)
+	}
+	if res[0].Line != 14 || res[1].Name != "spread over an hour" {
+		t.Errorf("results %+v", res)
+	}
+	if total, pos, neg := rs[0].Tests(); total != 2 || pos != 1 || neg != 1 {
+		t.Errorf("Tests() = %d %d %d", total, pos, neg)
+	}
+	// A wrong expectation fails, and says why.
+	bad := parseOne(t, `
+id: t-fails
+title: x
+severity: low
+match: {eventName: [CreateUser]}
+tests:
+  - {name: wrong, expect: none, event: {eventVersion: "1", eventTime: "2026-11-20T10:00:00Z", eventSource: iam.amazonaws.com, eventName: CreateUser}}
+  - {name: wrong severity, expect: alert, severity: high, event: {eventVersion: "1", eventTime: "2026-11-20T10:00:00Z", eventSource: iam.amazonaws.com, eventName: CreateUser}}
+  - {name: undecodable, expect: alert, event: "{not json"}
+  - {name: no expectation, event: {eventVersion: "1", eventTime: "2026-11-20T10:00:00Z", eventName: CreateUser}}
+`, Options{})
+	res = bad.RunTests(Options{})
+	for i, want := range []string{"expected no alert", "severity low, want high", "payload ends inside", "neither expect nor alerts"} {
+		if res[i].Err == nil || !strings.Contains(res[i].Err.Error(), want) {
+			t.Errorf("test %d: %v, want %q", i, res[i].Err, want)
+		}
+	}
+}
+
+func TestErrorsNameFileAndLine(t *testing.T) {
+	_, err := Load("testdata/bad.yaml", Options{})
+	if err == nil {
+		t.Fatal("bad.yaml loaded")
+	}
+	for _, want := range []string{
+		"testdata/bad.yaml:1: id:", "testdata/bad.yaml:2: title:", "testdata/bad.yaml:3: severity:", "testdata/bad.yaml:4: source:",
+		"testdata/bad.yaml:5: match:", "testdata/bad.yaml:7: condition:", "testdata/bad.yaml:8: threshold:", "expect must be alert or none",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	_, err = Load("testdata/unknown-key.yaml", Options{})
+	if err == nil || !strings.Contains(err.Error(), "line 5: field condtion not found") {
+		t.Errorf("unknown key: %v", err)
+	}
+}

@@ -1,0 +1,92 @@
+package rules
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/vigil-sec/vigil/internal/detect"
+	"github.com/vigil-sec/vigil/internal/detect/rulefile"
+)
+
+// catalogFS holds the built-in rules written in Vigil's rule format.
+//
+//go:embed catalog/*.yaml
+var catalogFS embed.FS
+
+// BuiltIn returns every built-in rule, the rules written in Go and the YAML
+// catalogue, compiled with opts (their configuration and state), and the
+// test suites of the rules written in Go.
+func BuiltIn(opts rulefile.Options) ([]detect.Rule, []*rulefile.Suite, error) {
+	out := All()
+	travel, err := impossibleTravel(opts.State)
+	if err != nil {
+		return nil, nil, err
+	}
+	out = append(out, travel)
+	cat, suites, err := Catalog(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range cat {
+		out = append(out, r)
+	}
+	return out, suites, nil
+}
+
+// Catalog compiles the YAML catalogue: its rules, and the test suites of
+// the built-in rules written in Go.
+func Catalog(opts rulefile.Options) ([]*rulefile.Rule, []*rulefile.Suite, error) {
+	opts.Origin = "built-in"
+	names, err := fs.Glob(catalogFS, "catalog/*.yaml")
+	if err != nil {
+		return nil, nil, err
+	}
+	var rules []*rulefile.Rule
+	var suites []*rulefile.Suite
+	var errs []error
+	for _, n := range names {
+		src, err := catalogFS.ReadFile(n)
+		if err != nil {
+			return nil, nil, err
+		}
+		f, err := rulefile.ParseFile(path.Join("internal/rules", n), src, opts)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rules = append(rules, f.Rules...)
+		suites = append(suites, f.Suites...)
+	}
+	if len(errs) > 0 {
+		return nil, nil, fmt.Errorf("catalogue: %w", errors.Join(errs...))
+	}
+	return rules, suites, nil
+}
+
+// Fresh returns a new instance of the built-in rule id, with opts's
+// configuration and state: what test suites run against. ok is false when
+// id is not a built-in rule.
+func Fresh(id string, opts rulefile.Options) (r detect.Rule, ok bool, err error) {
+	if id == "aws-signin-impossible-travel" {
+		t, err := impossibleTravel(opts.State)
+		return t, true, err
+	}
+	for _, r := range All() {
+		if r.Meta().ID == id {
+			return r, true, nil
+		}
+	}
+	rules, _, err := Catalog(opts)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, r := range rules {
+		if r.Meta().ID == id {
+			return r, true, nil
+		}
+	}
+	return nil, false, nil
+}
