@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -148,10 +149,18 @@ func isPrivate(a netip.Addr) bool {
 }
 
 // policyOf reads a policy document given as a JSON string (as CloudTrail
-// records policyDocument and assumeRolePolicyDocument) or as a map.
+// records policyDocument and assumeRolePolicyDocument in requests), as
+// URL-encoded JSON (as IAM returns documents in responses) or as a map.
 func policyOf(v ref.Val) (*iampolicy.Document, error) {
 	switch x := v.Value().(type) {
 	case string:
+		if t := strings.TrimSpace(x); strings.HasPrefix(t, "%7B") || strings.HasPrefix(t, "%7b") {
+			d, err := url.PathUnescape(t)
+			if err != nil {
+				return nil, fmt.Errorf("URL-encoded policy: %w", err)
+			}
+			x = d
+		}
 		return iampolicy.Parse([]byte(x))
 	default:
 		native, err := v.ConvertToNative(mapType)

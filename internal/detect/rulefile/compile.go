@@ -356,12 +356,17 @@ func (r *Rule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error
 	}
 	f := detect.Finding{Severity: r.meta.Severity}
 	if r.sevExpr != nil {
+		// A field the event lacks leaves the catalogue severity, as it
+		// makes a condition false.
 		s, err := evalString(r.sevExpr, act)
-		if err != nil {
+		switch {
+		case isMissing(err):
+		case err != nil:
 			return nil, fmt.Errorf("severity_expr: %w", err)
-		}
-		if f.Severity, err = detect.ParseSeverity(s); err != nil {
-			return nil, fmt.Errorf("severity_expr: %w", err)
+		default:
+			if f.Severity, err = detect.ParseSeverity(s); err != nil {
+				return nil, fmt.Errorf("severity_expr: %w", err)
+			}
 		}
 	}
 	var buf bytes.Buffer
@@ -475,6 +480,9 @@ func evalText(p cel.Program, act map[string]any) (string, error) {
 // isMissing reports CEL's errors for absent map keys and fields, which a
 // condition meets on events that do not have what it tests.
 func isMissing(err error) bool {
+	if err == nil {
+		return false
+	}
 	s := err.Error()
 	return strings.Contains(s, "no such key") || strings.Contains(s, "no such attribute") || strings.Contains(s, "no such property")
 }
@@ -573,6 +581,26 @@ var templateFuncs = template.FuncMap{
 		}
 		return fmt.Sprint(v)
 	},
+	"hasPrefix":  func(s, prefix any) bool { return strings.HasPrefix(str(s), str(prefix)) },
+	"hasSuffix":  func(s, suffix any) bool { return strings.HasSuffix(str(s), str(suffix)) },
+	"trimPrefix": func(prefix, s any) string { return strings.TrimPrefix(str(s), str(prefix)) },
+	// base is the last part of an ARN or path: the name after the last
+	// "/" or ":".
+	"base": func(v any) string {
+		s := str(v)
+		return s[strings.LastIndexAny(s, "/:")+1:]
+	},
+}
+
+// str is v as text for templates: missing values are empty.
+func str(v any) string {
+	if v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
 }
 
 // isEnvelope reports a pattern that uses only EventBridge envelope keys.

@@ -315,3 +315,28 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		t.Errorf("unknown key: %v", err)
 	}
 }
+
+// TestMissingFieldsAndEncodedPolicies: a severity_expr that reads a field
+// the event lacks keeps the rule's severity; policies URL-encoded as IAM
+// returns them are read; template helpers work on missing values.
+func TestMissingFieldsAndEncodedPolicies(t *testing.T) {
+	r := parseOne(t, `
+id: t-trust
+title: '{{ base .event.actor.arn }} {{ if hasPrefix .record.eventName "Create" }}created{{ end }} {{ trimPrefix "arn:aws:iam::" .record.nothing }}|'
+severity: medium
+severity_expr: 'record.requestParameters.x == 1 ? "high" : "low"'
+match:
+  eventSource: [iam.amazonaws.com]
+  eventName: [CreateRole]
+condition: '"*" in policy_accounts(record.responseElements.role.assumeRolePolicyDocument)'
+`, Options{})
+	encoded := `%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22AWS%22%3A%22%2A%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D`
+	fs := evalOne(t, r, record("CreateRole", `,"responseElements":{"role":{"assumeRolePolicyDocument":"`+encoded+`"}}`))
+	if len(fs) != 1 || fs[0].Severity != detect.Medium || fs[0].Title != "alice created |" {
+		t.Fatalf("findings %+v", fs)
+	}
+	fs = evalOne(t, r, record("CreateRole", `,"requestParameters":{"x":1},"responseElements":{"role":{"assumeRolePolicyDocument":"`+encoded+`"}}`))
+	if len(fs) != 1 || fs[0].Severity != detect.High {
+		t.Fatalf("findings %+v", fs)
+	}
+}
