@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -103,6 +104,12 @@ func (e *Event) Fields() map[string]any {
 				acts[i] = s
 			}
 			fm["actions"] = acts
+		}
+		if len(f.Principal) > 0 {
+			var p map[string]any
+			if json.Unmarshal(f.Principal, &p) == nil {
+				fm["principal"] = p
+			}
 		}
 		ips := make([]any, len(f.RemoteIPs))
 		for i, ip := range f.RemoteIPs {

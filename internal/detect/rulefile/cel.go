@@ -33,6 +33,7 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable("config", cel.MapType(cel.StringType, cel.DynType)),
 		ext.Strings(),
 		ext.Sets(),
+		ext.Bindings(),
 		cel.Function("in_cidr",
 			cel.Overload("in_cidr_string_string", []*cel.Type{str, str}, cel.BoolType, cel.BinaryBinding(inCIDR)),
 			cel.Overload("in_cidr_string_list", []*cel.Type{str, list}, cel.BoolType, cel.BinaryBinding(inCIDR))),
