@@ -157,6 +157,28 @@ type Event struct {
 	// are matched against it.
 	Record []byte
 	Origin Origin
+
+	memo []memoEntry // see Memo
+}
+
+// Memo returns the value cached under key, computing it with compute the
+// first time: later stages derive things from an event (the record decoded
+// for rule conditions, the normalised field tree) that many rules share.
+// An event is evaluated by one goroutine at a time, which is the only
+// caller of Memo; keys are comparable values private to their package.
+func (e *Event) Memo(key any, compute func() any) any {
+	for _, m := range e.memo {
+		if m.key == key {
+			return m.val
+		}
+	}
+	v := compute()
+	e.memo = append(e.memo, memoEntry{key, v})
+	return v
+}
+
+type memoEntry struct {
+	key, val any
 }
 
 // Failed reports whether the event records a call that AWS refused or that

@@ -39,7 +39,63 @@ func (e *Event) Values(path []string, fn func(v []byte) bool) bool {
 		}
 		return !fn(v)
 	}
-	return jsonscan.Lookup(e.Record, path, fn)
+	if len(path) == 0 {
+		return jsonscan.Lookup(e.Record, path, fn)
+	}
+	top, ok := e.topLevel()
+	if !ok {
+		return jsonscan.Lookup(e.Record, path, fn)
+	}
+	for _, f := range top {
+		if string(f.key) == path[0] {
+			return jsonscan.Lookup(f.val, path[1:], fn)
+		}
+	}
+	return false
+}
+
+// topField is a member of the record's top-level object.
+type topField struct{ key, val []byte }
+
+type fieldsMemo struct{}
+
+// topLevel returns the members of the record's top-level object, indexed
+// once per event: rules look up many fields of the same record, and each
+// lookup would otherwise scan the record from its start. A record that is
+// not an object, or has a member twice, is not indexed (ok is false) and
+// is searched as it is.
+func (e *Event) topLevel() (fields []topField, ok bool) {
+	fs, _ := e.Memo(fieldsMemo{}, func() any {
+		b := jsonscan.SkipSpaceBytes(e.Record)
+		if len(b) == 0 || b[0] != '{' {
+			return nil
+		}
+		var keys []byte // every key, unescaped, end to end
+		var ends []int
+		var vals [][]byte
+		it := jsonscan.NewTrustedObjectIter(b)
+		for it.Next() {
+			k := it.Key()
+			start := 0
+			for _, end := range ends {
+				if string(keys[start:end]) == string(k) {
+					return nil // a duplicate: Lookup's first-wins rule applies
+				}
+				start = end
+			}
+			keys = append(keys, k...)
+			ends = append(ends, len(keys))
+			vals = append(vals, it.Value())
+		}
+		out := make([]topField, len(vals))
+		start := 0
+		for i, end := range ends {
+			out[i] = topField{key: keys[start:end:end], val: vals[i]}
+			start = end
+		}
+		return out
+	}).([]topField)
+	return fs, fs != nil
 }
 
 // Present reports whether the record has a field at path, whatever its

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	"gopkg.in/yaml.v3"
 
 	"github.com/vigil-sec/vigil/internal/config"
@@ -169,6 +172,9 @@ func compile(sp Spec, file string, node *yaml.Node, opts Options) (*Rule, error)
 			}
 		}
 	}
+	if usesRecord(sp.Title) {
+		r.needRecord = true
+	}
 	if t, err := template.New(sp.ID).Option("missingkey=zero").Funcs(templateFuncs).Parse(sp.Title); err != nil {
 		bad("title", "%v", err)
 	} else {
@@ -298,37 +304,56 @@ func (r *Rule) File() (string, int) { return r.file, r.line }
 // Stateful reports whether the rule remembers events.
 func (r *Rule) Stateful() bool { return r.groupBy != nil || r.entity != nil || r.dedupKey != nil }
 
-// vars are the CEL inputs of one event, built once per event and rule.
+// vars are the CEL inputs of one event.
 type vars struct {
 	ev     *event.Event
 	fields map[string]any
-	record any
+	needs  bool // the rule reads the record
 }
 
+// Keys of what rules derive from an event and share (event.Memo).
+type memoKey int
+
+const (
+	fieldsKey memoKey = iota
+	recordKey
+)
+
 func (r *Rule) vars(ev *event.Event) *vars {
-	v := &vars{ev: ev, fields: ev.Fields()}
-	if r.needRecord {
-		var rec any
-		if json.Unmarshal(ev.Record, &rec) == nil {
-			v.record = rec
-		}
-		if ev.Kind == event.KindFlowLog {
-			v.record = v.fields["flow"]
-		}
+	return &vars{ev: ev, fields: ev.Memo(fieldsKey, func() any { return ev.Fields() }).(map[string]any), needs: r.needRecord}
+}
+
+// record is the record as a tree of maps and lists, decoded once per event
+// and only when an expression reads it: most conditions are decided on
+// the normalised event alone.
+func (v *vars) record() any {
+	if !v.needs {
+		return nil
 	}
-	return v
+	if v.ev.Kind == event.KindFlowLog {
+		return v.fields["flow"]
+	}
+	return v.ev.Memo(recordKey, func() any {
+		var rec any
+		if json.Unmarshal(v.ev.Record, &rec) != nil {
+			return nil
+		}
+		return rec
+	})
 }
 
 func (v *vars) activation(cfg map[string]any) map[string]any {
+	// A function value is evaluated by CEL when first read.
 	return map[string]any{"event": v.fields, "record": v.record, "config": cfg}
 }
 
 // pending is what Eval computed for Settle.
 type pending struct {
-	group, distinct string
-	amount          float64
-	entity, value   string
-	dedupKey        string
+	group         string
+	distinct      []string
+	amount        float64
+	entity, value string
+	dedupKey      string
 }
 
 // Eval implements detect.Rule.
@@ -370,18 +395,26 @@ func (r *Rule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error
 		}
 	}
 	var buf bytes.Buffer
-	if err := r.title.Execute(&buf, map[string]any{"event": v.fields, "record": v.record, "config": r.cfg}); err != nil {
-		return nil, fmt.Errorf("title: %w", err)
+	if err := r.title.Execute(&buf, map[string]any{"event": v.fields, "record": v.record(), "config": r.cfg}); err != nil {
+		// A template that stumbles on this event's shape (a field that
+		// is null here) must not cost the alert: use the rule's title.
+		f.Title = r.meta.Title
+	} else {
+		f.Title = strings.ReplaceAll(buf.String(), "<no value>", "")
 	}
-	f.Title = strings.ReplaceAll(buf.String(), "<no value>", "")
+	if len(ev.Resources) > 0 {
+		f.Resource = ev.Resources[0].ARN
+	}
 	if r.resource != nil {
 		s, err := evalString(r.resource, act)
-		if err != nil {
+		switch {
+		case isMissing(err):
+			// keep the event's first resource
+		case err != nil:
 			return nil, fmt.Errorf("resource: %w", err)
+		default:
+			f.Resource = s
 		}
-		f.Resource = s
-	} else if len(ev.Resources) > 0 {
-		f.Resource = ev.Resources[0].ARN
 	}
 	if len(r.details) > 0 {
 		f.Details = map[string]any{}
@@ -403,7 +436,7 @@ func (r *Rule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error
 			return nil, nil // no group: the event does not count
 		}
 		if r.distinct != nil {
-			if p.distinct, err = evalText(r.distinct, act); err != nil || p.distinct == "" {
+			if p.distinct, err = evalTexts(r.distinct, act); err != nil || len(p.distinct) == 0 {
 				return nil, nil
 			}
 		}
@@ -475,6 +508,29 @@ func evalText(p cel.Program, act map[string]any) (string, error) {
 		return "", err
 	}
 	return fmt.Sprint(out.Value()), nil
+}
+
+// evalTexts evaluates to a list of texts: the elements of a list, or one
+// value; empty texts are left out.
+func evalTexts(p cel.Program, act map[string]any) ([]string, error) {
+	out, _, err := p.Eval(act)
+	if err != nil {
+		return nil, err
+	}
+	var texts []string
+	add := func(v ref.Val) {
+		if s := fmt.Sprint(v.Value()); s != "" {
+			texts = append(texts, s)
+		}
+	}
+	if l, ok := out.(traits.Lister); ok {
+		for it := l.Iterator(); it.HasNext() == types.True; {
+			add(it.Next())
+		}
+	} else {
+		add(out)
+	}
+	return texts, nil
 }
 
 // isMissing reports CEL's errors for absent map keys and fields, which a

@@ -340,3 +340,67 @@ condition: '"*" in policy_accounts(record.responseElements.role.assumeRolePolicy
 		t.Fatalf("findings %+v", fs)
 	}
 }
+
+// TestTitleReadsRecord: a title may read the record even when no
+// expression does.
+func TestTitleReadsRecord(t *testing.T) {
+	r := parseOne(t, `
+id: t-title-record
+title: 'key for {{ .record.requestParameters.userName }}'
+severity: low
+match: {eventSource: [iam.amazonaws.com], eventName: [CreateAccessKey]}
+`, Options{})
+	fs := evalOne(t, r, record("CreateAccessKey", `,"requestParameters":{"userName":"bob"}`))
+	if len(fs) != 1 || fs[0].Title != "key for bob" {
+		t.Fatalf("findings %+v", fs)
+	}
+}
+
+// TestOutOfOrderEvents: logs arrive out of order (Stratus writes newest
+// first; delivered files overlap), and dedup and threshold quiet periods
+// measure the distance in event time either way.
+func TestOutOfOrderEvents(t *testing.T) {
+	at := func(ts string) []byte {
+		return []byte(`{"eventVersion":"1.09","eventTime":"2026-11-20T` + ts + `Z","eventSource":"iam.amazonaws.com","eventName":"GetUser","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","userName":"alice","arn":"arn:aws:iam::111122223333:user/alice"},"requestParameters":{"names":["a","b","c"]}}`)
+	}
+	run := func(t *testing.T, src string, times ...string) int {
+		r := parseOne(t, src, Options{})
+		n := 0
+		for _, ts := range times {
+			n += len(evalOne(t, r, at(ts))) // settled in order
+		}
+		return n
+	}
+	const match = "match: {eventSource: [iam.amazonaws.com], eventName: [GetUser]}\n"
+	dedup := "id: t-dedup\ntitle: t\nseverity: low\n" + match + "dedup: {key: '\"k\"', window: 1h}\n"
+	if n := run(t, dedup, "10:00:05", "10:00:00", "09:30:00", "11:00:06"); n != 2 {
+		t.Errorf("dedup, newest first: %d alerts, want 2", n)
+	}
+	count := "id: t-count\ntitle: t\nseverity: low\n" + match + "threshold: {group_by: 'event.actor.name', count: 3, window: 10m}\n"
+	if n := run(t, count, "10:09:00", "10:05:00", "10:01:00", "10:00:30", "09:59:00"); n != 1 {
+		t.Errorf("count, newest first: %d alerts, want 1", n)
+	}
+	if n := run(t, count, "12:00:00", "10:00:00", "08:00:00"); n != 0 {
+		t.Errorf("count, hours apart: %d alerts, want 0", n)
+	}
+	distinct := "id: t-distinct\ntitle: t\nseverity: low\n" + match + "threshold: {group_by: 'event.actor.name', distinct: 'record.requestParameters.names', count: 3, window: 10m}\n"
+	if n := run(t, distinct, "10:00:00"); n != 1 {
+		t.Errorf("distinct over a list: %d alerts, want 1 (one event naming three values)", n)
+	}
+}
+
+// TestShapeErrorsKeepTheAlert: a title or resource that cannot be made
+// for this event's shape falls back; the alert is not lost.
+func TestShapeErrorsKeepTheAlert(t *testing.T) {
+	r := parseOne(t, `
+id: t-shape
+title: 'x {{ .record.responseElements.role.arn }}'
+severity: low
+match: {eventSource: [iam.amazonaws.com], eventName: [CreateRole]}
+resource: 'record.responseElements.role.arn'
+`, Options{})
+	fs := evalOne(t, r, record("CreateRole", `,"responseElements":null,"resources":[{"ARN":"arn:aws:iam::111122223333:role/r"}]`))
+	if len(fs) != 1 || fs[0].Resource != "arn:aws:iam::111122223333:role/r" || fs[0].Title == "" {
+		t.Fatalf("findings %+v", fs)
+	}
+}

@@ -1,6 +1,7 @@
 package rulefile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -94,7 +95,10 @@ func (r *Rule) Settle(_ context.Context, f detect.Finding) ([]detect.Finding, er
 		}
 	}
 	if r.dedups != nil && p.dedupKey != "" {
-		if d, ok := r.dedups.Get(p.dedupKey); ok && now.Sub(d.Last) < r.dedupWindow && !now.Before(d.Last) {
+		// Events arrive out of order (log files overlap; Stratus writes
+		// newest first): what counts is the distance in event time.
+		// Last is when the key last alerted.
+		if d, ok := r.dedups.Get(p.dedupKey); ok && absDur(now.Sub(d.Last)) < r.dedupWindow {
 			return nil, nil
 		}
 		r.dedups.Put(p.dedupKey, &dedupEntry{Last: now})
@@ -102,48 +106,61 @@ func (r *Rule) Settle(_ context.Context, f detect.Finding) ([]detect.Finding, er
 	return []detect.Finding{f}, nil
 }
 
+// settleThreshold counts the group's events in a sliding window of event
+// time. Events may arrive out of order, so the window is not "the last
+// window before now" but any window that holds now: the group keeps what
+// lies within a window either side of now, and is raised when some window
+// holds enough.
 func (r *Rule) settleThreshold(p pending, now time.Time, f *detect.Finding) bool {
 	th := r.spec.Threshold
 	e, ok := r.thresholds.Get(p.group)
 	if !ok {
 		e = &thresholdEntry{}
 	}
-	since := now.Add(-r.window)
+	from, to := now.Add(-r.window), now.Add(r.window)
+	outside := func(t time.Time) bool { return t.Before(from) || t.After(to) }
 	var n int
 	var total float64
-	if r.sum != nil {
+	switch {
+	case r.sum != nil:
 		e.Amounts = append(e.Amounts, amount{T: now, N: p.amount})
-		e.Amounts = slices.DeleteFunc(e.Amounts, func(a amount) bool { return a.T.Before(since) })
-		for _, a := range e.Amounts {
-			total += a.N
-		}
-	} else if r.distinct != nil {
+		e.Amounts = slices.DeleteFunc(e.Amounts, func(a amount) bool { return outside(a.T) })
+		slices.SortStableFunc(e.Amounts, func(a, b amount) int { return a.T.Compare(b.T) })
+		total = maxWindowSum(e.Amounts, r.window)
+	case r.distinct != nil:
 		if e.Values == nil {
 			e.Values = map[string]time.Time{}
 		}
-		if last, ok := e.Values[p.distinct]; !ok || now.After(last) {
-			e.Values[p.distinct] = now
+		for _, v := range p.distinct {
+			e.Values[v] = now // the sighting nearest to now
 		}
-		maps.DeleteFunc(e.Values, func(_ string, t time.Time) bool { return t.Before(since) })
-		n = len(e.Values)
-	} else {
+		maps.DeleteFunc(e.Values, func(_ string, t time.Time) bool { return outside(t) })
+		if len(e.Values) > maxDistinct {
+			// A group that sees a flood of values has long been raised;
+			// keep the memory bounded by forgetting the farthest.
+			drop := slices.SortedFunc(maps.Keys(e.Values), func(a, b string) int {
+				return cmp.Compare(absDur(now.Sub(e.Values[b])), absDur(now.Sub(e.Values[a])))
+			})
+			for _, v := range drop[:len(e.Values)-maxDistinct] {
+				delete(e.Values, v)
+			}
+		}
+		n = maxWindowDistinct(e.Values, r.window)
+	default:
 		e.Times = append(e.Times, now)
+		e.Times = slices.DeleteFunc(e.Times, outside)
 		slices.SortFunc(e.Times, func(a, b time.Time) int { return a.Compare(b) })
-		i := 0
-		for i < len(e.Times) && e.Times[i].Before(since) {
-			i++
+		if limit := 4 * th.Count; len(e.Times) > limit {
+			e.Times = e.Times[len(e.Times)-limit:]
 		}
-		e.Times = e.Times[i:]
-		if len(e.Times) > th.Count {
-			e.Times = e.Times[len(e.Times)-th.Count:] // the last Count are all that matter
-		}
-		n = len(e.Times)
+		n = maxWindowCount(e.Times, r.window)
 	}
 	reached := n >= th.Count
 	if r.sum != nil {
 		reached = total >= float64(th.Count)
 	}
-	fire := reached && (e.Alerted.IsZero() || now.Sub(e.Alerted) >= r.window || now.Before(e.Alerted))
+	// Once raised, the group stays quiet for a window either side.
+	fire := reached && (e.Alerted.IsZero() || absDur(now.Sub(e.Alerted)) >= r.window)
 	if fire {
 		e.Alerted = now
 	}
@@ -162,6 +179,49 @@ func (r *Rule) settleThreshold(p pending, now time.Time, f *detect.Finding) bool
 		f.Details["distinct"] = slices.Sorted(maps.Keys(e.Values))
 	}
 	return true
+}
+
+// maxDistinct bounds the values a distinct-count group remembers.
+const maxDistinct = 10000
+
+// maxWindowCount is the most of the sorted times that fit in one window.
+func maxWindowCount(ts []time.Time, w time.Duration) int {
+	best, lo := 0, 0
+	for hi := range ts {
+		for ts[hi].Sub(ts[lo]) > w {
+			lo++
+		}
+		best = max(best, hi-lo+1)
+	}
+	return best
+}
+
+// maxWindowSum is the largest total of the sorted amounts in one window.
+func maxWindowSum(as []amount, w time.Duration) float64 {
+	var best, sum float64
+	lo := 0
+	for hi := range as {
+		sum += as[hi].N
+		for as[hi].T.Sub(as[lo].T) > w {
+			sum -= as[lo].N
+			lo++
+		}
+		best = max(best, sum)
+	}
+	return best
+}
+
+// maxWindowDistinct is the most values whose times fit in one window.
+func maxWindowDistinct(vs map[string]time.Time, w time.Duration) int {
+	ts := slices.SortedFunc(maps.Values(vs), func(a, b time.Time) int { return a.Compare(b) })
+	return maxWindowCount(ts, w)
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 func (r *Rule) settleFirstSeen(p pending, now time.Time, f *detect.Finding) bool {
