@@ -18,6 +18,11 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	// ...but keep the heap near 128 MiB when the live data allows, so a
+	// scan stays a good neighbour; GOMEMLIMIT overrides.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(128 << 20)
+	}
 	// The first interrupt cancels the work; once it has, signals take their
 	// default action again, so a second ^C always ends the process.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

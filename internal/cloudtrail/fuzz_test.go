@@ -3,10 +3,12 @@ package cloudtrail
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vigil-sec/vigil/internal/event"
+	"github.com/vigil-sec/vigil/internal/jsonscan"
 )
 
 func FuzzParse(f *testing.F) {
@@ -116,5 +118,58 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Resources[%d] is empty", i)
 			}
 		}
+		checkTopIndex(t, ev)
 	})
+}
+
+// topPaths are field paths rules look up, through the top-level index and
+// past it.
+var topPaths = [][]string{
+	{"eventSource"}, {"eventName"}, {"eventType"}, {"awsRegion"}, {"recipientAccountId"}, {"sourceIPAddress"},
+	{"errorCode"}, {"userIdentity", "type"}, {"userIdentity", "sessionContext", "sessionIssuer", "arn"},
+	{"requestParameters"}, {"requestParameters", "bucketName"}, {"responseElements", "ConsoleLogin"},
+	{"additionalEventData", "MFAUsed"}, {"resources", "ARN"}, {"readOnly"}, {"userAgent"}, {"eventTime"}, {"nope"},
+	{"RequestParameters"}, {"insightDetails", "eventName"},
+}
+
+// checkTopIndex checks that looking fields up through the event's
+// top-level index finds exactly what a scan of the record finds.
+func checkTopIndex(t *testing.T, ev *event.Event) {
+	t.Helper()
+	if !ev.Top.Indexed {
+		t.Fatal("the top-level index is not filled")
+	}
+	for _, path := range topPaths {
+		var viaIndex, viaScan []string
+		ev.Values(path, func(v []byte) bool { viaIndex = append(viaIndex, string(v)); return true })
+		jsonscan.Lookup(ev.Record, path, func(v []byte) bool { viaScan = append(viaScan, string(v)); return true })
+		if !slices.Equal(viaIndex, viaScan) {
+			t.Fatalf("%v: index finds %q, a scan %q", path, viaIndex, viaScan)
+		}
+	}
+}
+
+// TestTopIndexOnRealRecords runs checkTopIndex over every real record.
+func TestTopIndexOnRealRecords(t *testing.T) {
+	n := 0
+	for _, recs := range realRecords(t) {
+		for _, r := range recs {
+			ev, err := Parse([]byte(r))
+			if err != nil {
+				continue
+			}
+			checkTopIndex(t, ev)
+			n++
+		}
+	}
+	if n < 500 {
+		t.Fatalf("only %d records", n)
+	}
+	dup := record("eventName", `"A"`)
+	dup = append(dup[:len(dup)-1], []byte(`,"eventName":"B","errorCode":"X","errorCode":"Y"}`)...)
+	ev, err := Parse(dup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTopIndex(t, ev)
 }

@@ -33,6 +33,7 @@ func Parse(raw []byte) (*event.Event, error) {
 		eventTime           []byte
 		userIdentity        []byte
 	)
+	top := &ev.Top
 	it := jsonscan.NewObjectIter(raw)
 	for it.Next() {
 		v := it.Value()
@@ -42,45 +43,63 @@ func Parse(raw []byte) (*event.Event, error) {
 		case "eventTime":
 			eventTime = v
 		case "eventSource":
+			top.Keep(&top.EventSource, v)
 			ev.Service = it.String()
 		case "eventName":
+			top.Keep(&top.EventName, v)
 			hasName = true
 			ev.Action = it.String()
 		case "eventType":
+			top.Keep(&top.EventType, v)
 			ev.EventType = it.String()
 		case "eventID":
 			ev.ID = it.String()
 		case "awsRegion":
+			top.Keep(&top.AWSRegion, v)
 			ev.Region = it.String()
 		case "recipientAccountId":
+			top.Keep(&top.RecipientAccountID, v)
 			ev.Account = jsonscan.Scalar(v)
 		case "sourceIPAddress":
+			top.Keep(&top.SourceIPAddress, v)
 			ev.SourceAddress = it.String()
 		case "userAgent":
+			top.Keep(&top.UserAgent, v)
 			ev.UserAgent = it.String()
 		case "errorCode":
+			top.Keep(&top.ErrorCode, v)
 			ev.ErrorCode = it.String()
 		case "errorMessage":
 			ev.ErrorMessage = it.String()
 		case "readOnly":
+			top.Keep(&top.ReadOnly, v)
 			if b, ok := jsonscan.Bool(v); ok {
 				ev.ReadOnly = event.TristateOf(b)
 			}
 		case "vpcEndpointId":
 			ev.VPCEndpointID = it.String()
 		case "userIdentity":
+			top.Keep(&top.UserIdentity, v)
 			userIdentity = v
 		case "requestParameters", "RequestParameters":
+			if it.Key()[0] == 'r' {
+				top.Keep(&top.RequestParameters, v)
+			}
 			ev.RequestParameters = nonNull(v)
 		case "responseElements", "ResponseElements":
+			if it.Key()[0] == 'r' {
+				top.Keep(&top.ResponseElements, v)
+			}
 			ev.ResponseElements = nonNull(v)
 		case "additionalEventData":
+			top.Keep(&top.AdditionalEventData, v)
 			ev.AdditionalEventData = nonNull(v)
 		case "serviceEventDetails":
 			ev.ServiceEventDetails = nonNull(v)
 		case "insightDetails":
 			ev.InsightDetails = nonNull(v)
 		case "resources":
+			top.Keep(&top.Resources, v)
 			res, err := parseResources(v)
 			if err != nil {
 				return nil, err
@@ -91,6 +110,7 @@ func Parse(raw []byte) (*event.Event, error) {
 	if err := it.Err(); err != nil {
 		return nil, err
 	}
+	top.Indexed = true
 	if ev.InsightDetails != nil && !hasName {
 		// Insights records name the API they are about in insightDetails.
 		ev.Service = stringField(ev.InsightDetails, "eventSource")

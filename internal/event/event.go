@@ -156,6 +156,9 @@ type Event struct {
 	// EventBridge delivery its detail, a sub-slice of Raw. Rule patterns
 	// are matched against it.
 	Record []byte
+	// Top indexes the record's most-read top-level fields, when the
+	// decoder filled it (CloudTrail records).
+	Top    TopFields
 	Origin Origin
 
 	memo []memoEntry // see Memo

@@ -39,63 +39,72 @@ func (e *Event) Values(path []string, fn func(v []byte) bool) bool {
 		}
 		return !fn(v)
 	}
-	if len(path) == 0 {
-		return jsonscan.Lookup(e.Record, path, fn)
-	}
-	top, ok := e.topLevel()
-	if !ok {
-		return jsonscan.Lookup(e.Record, path, fn)
-	}
-	for _, f := range top {
-		if string(f.key) == path[0] {
-			return jsonscan.Lookup(f.val, path[1:], fn)
+	if e.Top.Indexed && len(path) > 0 {
+		if v, ok := e.Top.get(path[0]); ok {
+			if v == nil {
+				return false
+			}
+			return jsonscan.Lookup(v, path[1:], fn)
 		}
 	}
-	return false
+	return jsonscan.Lookup(e.Record, path, fn)
 }
 
-// topField is a member of the record's top-level object.
-type topField struct{ key, val []byte }
+// TopFields holds the raw JSON values of the top-level CloudTrail fields
+// that rules read most, as sub-slices of the record, so that a rule
+// looking up userIdentity.type or requestParameters.bucketName starts at
+// the field instead of scanning the record from its start. The decoder
+// fills it as it reads the record (keeping the first of repeated keys, as
+// a lookup would find) and sets Indexed; a nil value is an absent field.
+type TopFields struct {
+	Indexed bool
 
-type fieldsMemo struct{}
+	EventSource, EventName, EventType, AWSRegion, RecipientAccountID      []byte
+	SourceIPAddress, ErrorCode, UserIdentity, RequestParameters           []byte
+	ResponseElements, AdditionalEventData, Resources, ReadOnly, UserAgent []byte
+}
 
-// topLevel returns the members of the record's top-level object, indexed
-// once per event: rules look up many fields of the same record, and each
-// lookup would otherwise scan the record from its start. A record that is
-// not an object, or has a member twice, is not indexed (ok is false) and
-// is searched as it is.
-func (e *Event) topLevel() (fields []topField, ok bool) {
-	fs, _ := e.Memo(fieldsMemo{}, func() any {
-		b := jsonscan.SkipSpaceBytes(e.Record)
-		if len(b) == 0 || b[0] != '{' {
-			return nil
-		}
-		var keys []byte // every key, unescaped, end to end
-		var ends []int
-		var vals [][]byte
-		it := jsonscan.NewTrustedObjectIter(b)
-		for it.Next() {
-			k := it.Key()
-			start := 0
-			for _, end := range ends {
-				if string(keys[start:end]) == string(k) {
-					return nil // a duplicate: Lookup's first-wins rule applies
-				}
-				start = end
-			}
-			keys = append(keys, k...)
-			ends = append(ends, len(keys))
-			vals = append(vals, it.Value())
-		}
-		out := make([]topField, len(vals))
-		start := 0
-		for i, end := range ends {
-			out[i] = topField{key: keys[start:end:end], val: vals[i]}
-			start = end
-		}
-		return out
-	}).([]topField)
-	return fs, fs != nil
+// Keep sets *dst to v unless a value was already kept.
+func (t *TopFields) Keep(dst *[]byte, v []byte) {
+	if *dst == nil {
+		*dst = v
+	}
+}
+
+// get returns the value of a top-level field, and whether the field is
+// one that TopFields holds.
+func (t *TopFields) get(name string) ([]byte, bool) {
+	switch name {
+	case "eventSource":
+		return t.EventSource, true
+	case "eventName":
+		return t.EventName, true
+	case "eventType":
+		return t.EventType, true
+	case "awsRegion":
+		return t.AWSRegion, true
+	case "recipientAccountId":
+		return t.RecipientAccountID, true
+	case "sourceIPAddress":
+		return t.SourceIPAddress, true
+	case "errorCode":
+		return t.ErrorCode, true
+	case "userIdentity":
+		return t.UserIdentity, true
+	case "requestParameters":
+		return t.RequestParameters, true
+	case "responseElements":
+		return t.ResponseElements, true
+	case "additionalEventData":
+		return t.AdditionalEventData, true
+	case "resources":
+		return t.Resources, true
+	case "readOnly":
+		return t.ReadOnly, true
+	case "userAgent":
+		return t.UserAgent, true
+	}
+	return nil, false
 }
 
 // Present reports whether the record has a field at path, whatever its

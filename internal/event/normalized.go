@@ -5,60 +5,169 @@ import (
 	"time"
 )
 
+// fieldNames are the top-level names of the normalised view, in order.
+var fieldNames = []string{
+	"kind", "id", "time", "service", "action", "detail_type", "account", "region", "event_type",
+	"source_address", "source_ip", "user_agent", "error_code", "error_message", "vpc_endpoint_id",
+	"read_only", "failed", "actor", "resources", "geo", "signin", "finding", "flow", "object",
+}
+
 // Fields returns the normalised view of the event: a tree of maps, lists
 // and scalars with Vigil's field names, the same for every kind of event.
 // CEL conditions see it as `event` and title templates as `.event`.
 // Absent values are omitted, so rules test them with has(). It builds a new
-// tree on each call; callers that need it more than once keep it.
+// tree on each call; callers that need it more than once keep it, and
+// callers that need a few fields use Field.
 func (e *Event) Fields() map[string]any {
-	m := map[string]any{
-		"kind":        e.Kind.String(),
-		"id":          e.StableID(),
-		"time":        e.Time.UTC(),
-		"service":     e.Service,
-		"action":      e.Action,
-		"detail_type": e.DetailType(),
-	}
-	put := func(m map[string]any, k, v string) {
-		if v != "" {
-			m[k] = v
+	m := make(map[string]any, len(fieldNames))
+	for _, name := range fieldNames {
+		if v, ok := e.Field(name); ok {
+			m[name] = v
 		}
 	}
-	put(m, "account", e.Account)
-	put(m, "region", e.Region)
-	put(m, "event_type", e.EventType)
-	put(m, "source_address", e.SourceAddress)
-	if e.SourceIP.IsValid() {
-		m["source_ip"] = e.SourceIP.String()
-	}
-	put(m, "user_agent", e.UserAgent)
-	put(m, "error_code", e.ErrorCode)
-	put(m, "error_message", e.ErrorMessage)
-	put(m, "vpc_endpoint_id", e.VPCEndpointID)
-	if e.ReadOnly != Unknown {
-		m["read_only"] = e.ReadOnly == True
-	}
-	m["failed"] = e.Failed()
+	return m
+}
 
-	a := map[string]any{"name": e.Actor.Name()}
-	put(a, "type", e.Actor.Type)
-	put(a, "arn", e.Actor.ARN)
-	put(a, "principal_id", e.Actor.PrincipalID)
-	put(a, "account", e.Actor.Account)
-	put(a, "user_name", e.Actor.UserName)
-	put(a, "access_key_id", e.Actor.AccessKeyID)
-	put(a, "session_issuer", e.Actor.SessionIssuer)
-	put(a, "session_issuer_type", e.Actor.SessionIssuerType)
-	put(a, "session_issuer_name", e.Actor.SessionIssuerName)
-	put(a, "session_name", e.Actor.SessionName)
-	put(a, "invoked_by", e.Actor.InvokedBy)
-	put(a, "identity_provider", e.Actor.IdentityProvider)
-	put(a, "source_identity", e.Actor.SourceIdentity)
-	if e.Actor.MFA != Unknown {
-		a["mfa"] = e.Actor.MFA == True
+// Field returns one top-level field of the normalised view (see Fields),
+// and whether the event has it.
+func (e *Event) Field(name string) (any, bool) {
+	str := func(v string) (any, bool) { return v, v != "" }
+	switch name {
+	case "kind":
+		return e.Kind.String(), true
+	case "id":
+		return e.StableID(), true
+	case "time":
+		return e.Time.UTC(), true
+	case "service":
+		return e.Service, true
+	case "action":
+		return e.Action, true
+	case "detail_type":
+		return e.DetailType(), true
+	case "account":
+		return str(e.Account)
+	case "region":
+		return str(e.Region)
+	case "event_type":
+		return str(e.EventType)
+	case "source_address":
+		return str(e.SourceAddress)
+	case "source_ip":
+		if e.SourceIP.IsValid() {
+			return e.SourceIP.String(), true
+		}
+	case "user_agent":
+		return str(e.UserAgent)
+	case "error_code":
+		return str(e.ErrorCode)
+	case "error_message":
+		return str(e.ErrorMessage)
+	case "vpc_endpoint_id":
+		return str(e.VPCEndpointID)
+	case "read_only":
+		if e.ReadOnly != Unknown {
+			return e.ReadOnly == True, true
+		}
+	case "failed":
+		return e.Failed(), true
+	case "actor":
+		return e.actorFields(), true
+	case "resources":
+		return e.resourceFields(), true
+	case "geo":
+		if g := e.SourceGeo; g != nil {
+			return geoFields(g), true
+		}
+	case "signin":
+		if m := e.signInFields(); m != nil {
+			return m, true
+		}
+	case "finding":
+		if m := e.findingFields(); m != nil {
+			return m, true
+		}
+	case "flow":
+		if m := e.flowFields(); m != nil {
+			return m, true
+		}
+	case "object":
+		if o := e.Object; o != nil {
+			return map[string]any{"bucket": o.Bucket, "key": o.Key, "size": o.Size}, true
+		}
 	}
-	m["actor"] = a
+	return nil, false
+}
 
+// put sets m[k] to v unless v is empty.
+func put(m map[string]any, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+// actorFieldNames are the names of the normalised actor's fields.
+var actorFieldNames = []string{
+	"name", "type", "arn", "principal_id", "account", "user_name", "access_key_id", "session_issuer",
+	"session_issuer_type", "session_issuer_name", "session_name", "invoked_by", "identity_provider",
+	"source_identity", "mfa",
+}
+
+func (e *Event) actorFields() map[string]any {
+	a := make(map[string]any, 8)
+	for _, name := range actorFieldNames {
+		if v, ok := e.Actor.Field(name); ok {
+			a[name] = v
+		}
+	}
+	return a
+}
+
+// ActorFields is the normalised actor (event.actor), as Fields gives it.
+func (e *Event) ActorFields() map[string]any { return e.actorFields() }
+
+// Field returns one field of the normalised actor (event.actor), and
+// whether the actor has it.
+func (a *Actor) Field(name string) (any, bool) {
+	str := func(v string) (any, bool) { return v, v != "" }
+	switch name {
+	case "name":
+		return a.Name(), true
+	case "type":
+		return str(a.Type)
+	case "arn":
+		return str(a.ARN)
+	case "principal_id":
+		return str(a.PrincipalID)
+	case "account":
+		return str(a.Account)
+	case "user_name":
+		return str(a.UserName)
+	case "access_key_id":
+		return str(a.AccessKeyID)
+	case "session_issuer":
+		return str(a.SessionIssuer)
+	case "session_issuer_type":
+		return str(a.SessionIssuerType)
+	case "session_issuer_name":
+		return str(a.SessionIssuerName)
+	case "session_name":
+		return str(a.SessionName)
+	case "invoked_by":
+		return str(a.InvokedBy)
+	case "identity_provider":
+		return str(a.IdentityProvider)
+	case "source_identity":
+		return str(a.SourceIdentity)
+	case "mfa":
+		if a.MFA != Unknown {
+			return a.MFA == True, true
+		}
+	}
+	return nil, false
+}
+
+func (e *Event) resourceFields() []any {
 	res := make([]any, 0, len(e.Resources))
 	for _, r := range e.Resources {
 		rm := map[string]any{}
@@ -67,112 +176,119 @@ func (e *Event) Fields() map[string]any {
 		put(rm, "account", r.Account)
 		res = append(res, rm)
 	}
-	m["resources"] = res
+	return res
+}
 
-	if g := e.SourceGeo; g != nil {
-		m["geo"] = geoFields(g)
+func (e *Event) signInFields() map[string]any {
+	s := e.SignIn
+	if s == nil {
+		return nil
 	}
-	if s := e.SignIn; s != nil {
-		sm := map[string]any{}
-		put(sm, "result", s.Result)
-		put(sm, "login_to", s.LoginTo)
-		put(sm, "failure", s.Failure)
-		if s.MFAUsed != Unknown {
-			sm["mfa_used"] = s.MFAUsed == True
-		}
-		if s.Mobile != Unknown {
-			sm["mobile"] = s.Mobile == True
-		}
-		m["signin"] = sm
+	sm := map[string]any{}
+	put(sm, "result", s.Result)
+	put(sm, "login_to", s.LoginTo)
+	put(sm, "failure", s.Failure)
+	if s.MFAUsed != Unknown {
+		sm["mfa_used"] = s.MFAUsed == True
 	}
-	if f := e.Finding; f != nil {
-		fm := map[string]any{
-			"id": f.ID, "severity": f.Severity, "archived": f.Archived, "sample": f.Sample, "count": f.Count,
-		}
-		put(fm, "type", f.Type)
-		put(fm, "title", f.Title)
-		put(fm, "description", f.Description)
-		put(fm, "status", f.Status)
-		put(fm, "resource_type", f.ResourceType)
-		put(fm, "error", f.Error)
-		if f.Public != Unknown {
-			fm["public"] = f.Public == True
-		}
-		if len(f.Actions) > 0 {
-			acts := make([]any, len(f.Actions))
-			for i, s := range f.Actions {
-				acts[i] = s
-			}
-			fm["actions"] = acts
-		}
-		if len(f.Principal) > 0 {
-			var p map[string]any
-			if json.Unmarshal(f.Principal, &p) == nil {
-				fm["principal"] = p
-			}
-		}
-		ips := make([]any, len(f.RemoteIPs))
-		for i, ip := range f.RemoteIPs {
-			ips[i] = ip.String()
-		}
-		fm["remote_ips"] = ips
-		for k, t := range map[string]time.Time{"first_seen": f.FirstSeen, "last_seen": f.LastSeen, "created_at": f.CreatedAt, "updated_at": f.UpdatedAt} {
-			if !t.IsZero() {
-				fm[k] = t
-			}
-		}
-		m["finding"] = fm
+	if s.Mobile != Unknown {
+		sm["mobile"] = s.Mobile == True
 	}
-	if f := e.Flow; f != nil {
-		fm := map[string]any{}
-		num := func(k string, v int64) {
-			if v >= 0 {
-				fm[k] = v
-			}
-		}
-		num("version", int64(f.Version))
-		put(fm, "interface_id", f.InterfaceID)
-		if f.SrcAddr.IsValid() {
-			fm["srcaddr"] = f.SrcAddr.String()
-		}
-		if f.DstAddr.IsValid() {
-			fm["dstaddr"] = f.DstAddr.String()
-		}
-		if f.PktSrcAddr.IsValid() {
-			fm["pkt_srcaddr"] = f.PktSrcAddr.String()
-		}
-		if f.PktDstAddr.IsValid() {
-			fm["pkt_dstaddr"] = f.PktDstAddr.String()
-		}
-		num("srcport", int64(f.SrcPort))
-		num("dstport", int64(f.DstPort))
-		num("protocol", int64(f.Protocol))
-		num("packets", f.Packets)
-		num("bytes", f.Bytes)
-		num("start", f.Start)
-		num("end", f.End)
-		num("tcp_flags", int64(f.TCPFlags))
-		num("traffic_path", int64(f.TrafficPath))
-		put(fm, "action", f.Action)
-		put(fm, "log_status", f.LogStatus)
-		put(fm, "vpc_id", f.VPCID)
-		put(fm, "subnet_id", f.SubnetID)
-		put(fm, "instance_id", f.InstanceID)
-		put(fm, "type", f.Type)
-		put(fm, "region", f.Region)
-		put(fm, "az_id", f.AZID)
-		put(fm, "flow_direction", f.FlowDirection)
-		put(fm, "pkt_src_aws_service", f.PktSrcAWSService)
-		put(fm, "pkt_dst_aws_service", f.PktDstAWSService)
-		put(fm, "reject_reason", f.RejectReason)
-		put(fm, "ecs_cluster_name", f.ECSClusterName)
-		put(fm, "ecs_service_name", f.ECSServiceName)
-		m["flow"] = fm
+	return sm
+}
+
+func (e *Event) findingFields() map[string]any {
+	f := e.Finding
+	if f == nil {
+		return nil
 	}
-	if o := e.Object; o != nil {
-		m["object"] = map[string]any{"bucket": o.Bucket, "key": o.Key, "size": o.Size}
+	fm := map[string]any{
+		"id": f.ID, "severity": f.Severity, "archived": f.Archived, "sample": f.Sample, "count": f.Count,
 	}
-	return m
+	put(fm, "type", f.Type)
+	put(fm, "title", f.Title)
+	put(fm, "description", f.Description)
+	put(fm, "status", f.Status)
+	put(fm, "resource_type", f.ResourceType)
+	put(fm, "error", f.Error)
+	if f.Public != Unknown {
+		fm["public"] = f.Public == True
+	}
+	if len(f.Actions) > 0 {
+		acts := make([]any, len(f.Actions))
+		for i, s := range f.Actions {
+			acts[i] = s
+		}
+		fm["actions"] = acts
+	}
+	if len(f.Principal) > 0 {
+		var p map[string]any
+		if json.Unmarshal(f.Principal, &p) == nil {
+			fm["principal"] = p
+		}
+	}
+	ips := make([]any, len(f.RemoteIPs))
+	for i, ip := range f.RemoteIPs {
+		ips[i] = ip.String()
+	}
+	fm["remote_ips"] = ips
+	for k, t := range map[string]time.Time{"first_seen": f.FirstSeen, "last_seen": f.LastSeen, "created_at": f.CreatedAt, "updated_at": f.UpdatedAt} {
+		if !t.IsZero() {
+			fm[k] = t
+		}
+	}
+	return fm
+}
+
+func (e *Event) flowFields() map[string]any {
+	f := e.Flow
+	if f == nil {
+		return nil
+	}
+	fm := map[string]any{}
+	num := func(k string, v int64) {
+		if v >= 0 {
+			fm[k] = v
+		}
+	}
+	num("version", int64(f.Version))
+	put(fm, "interface_id", f.InterfaceID)
+	if f.SrcAddr.IsValid() {
+		fm["srcaddr"] = f.SrcAddr.String()
+	}
+	if f.DstAddr.IsValid() {
+		fm["dstaddr"] = f.DstAddr.String()
+	}
+	if f.PktSrcAddr.IsValid() {
+		fm["pkt_srcaddr"] = f.PktSrcAddr.String()
+	}
+	if f.PktDstAddr.IsValid() {
+		fm["pkt_dstaddr"] = f.PktDstAddr.String()
+	}
+	num("srcport", int64(f.SrcPort))
+	num("dstport", int64(f.DstPort))
+	num("protocol", int64(f.Protocol))
+	num("packets", f.Packets)
+	num("bytes", f.Bytes)
+	num("start", f.Start)
+	num("end", f.End)
+	num("tcp_flags", int64(f.TCPFlags))
+	num("traffic_path", int64(f.TrafficPath))
+	put(fm, "action", f.Action)
+	put(fm, "log_status", f.LogStatus)
+	put(fm, "vpc_id", f.VPCID)
+	put(fm, "subnet_id", f.SubnetID)
+	put(fm, "instance_id", f.InstanceID)
+	put(fm, "type", f.Type)
+	put(fm, "region", f.Region)
+	put(fm, "az_id", f.AZID)
+	put(fm, "flow_direction", f.FlowDirection)
+	put(fm, "pkt_src_aws_service", f.PktSrcAWSService)
+	put(fm, "pkt_dst_aws_service", f.PktDstAWSService)
+	put(fm, "reject_reason", f.RejectReason)
+	put(fm, "ecs_cluster_name", f.ECSClusterName)
+	put(fm, "ecs_service_name", f.ECSServiceName)
+	return fm
 }
 
 func geoFields(g *Geo) map[string]any {

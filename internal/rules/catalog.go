@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
+	"slices"
+	"sync"
 
 	"github.com/vigil-sec/vigil/internal/detect"
 	"github.com/vigil-sec/vigil/internal/detect/rulefile"
@@ -44,22 +47,32 @@ func Catalog(opts rulefile.Options) ([]*rulefile.Rule, []*rulefile.Suite, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Compiling CEL is most of a start-up: compile the files in parallel.
+	files := make([]*rulefile.File, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, n := range names {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			src, err := catalogFS.ReadFile(n)
+			if err == nil {
+				files[i], err = rulefile.ParseFile(path.Join("internal/rules", n), src, opts)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
 	var rules []*rulefile.Rule
 	var suites []*rulefile.Suite
-	var errs []error
-	for _, n := range names {
-		src, err := catalogFS.ReadFile(n)
-		if err != nil {
-			return nil, nil, err
+	for _, f := range files {
+		if f != nil {
+			rules = append(rules, f.Rules...)
+			suites = append(suites, f.Suites...)
 		}
-		f, err := rulefile.ParseFile(path.Join("internal/rules", n), src, opts)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		rules = append(rules, f.Rules...)
-		suites = append(suites, f.Suites...)
 	}
+	errs = slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 	if len(errs) > 0 {
 		return nil, nil, fmt.Errorf("catalogue: %w", errors.Join(errs...))
 	}

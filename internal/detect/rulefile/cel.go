@@ -6,8 +6,10 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -25,6 +27,10 @@ const celCostLimit = 1_000_000
 // event (the normalised event), record (the record as AWS wrote it) and
 // config (the organisation's configuration), the standard string
 // extensions, and Vigil's functions for addresses and policies.
+// sharedEnv is the one environment every rule compiles in: building it is
+// costly, and an environment is safe for concurrent use.
+var sharedEnv = sync.OnceValues(newEnv)
+
 func newEnv() (*cel.Env, error) {
 	str, list, dyn := cel.StringType, cel.ListType(cel.DynType), cel.DynType
 	return cel.NewEnv(
@@ -85,6 +91,12 @@ func newEnv() (*cel.Env, error) {
 
 // program compiles expr, which must produce want (or dyn, checked when
 // evaluated); want dyn accepts any type.
+//
+// An expression that loops (a comprehension: all, exists, map, filter)
+// can cost more than linear time in its input, and the input is hostile,
+// so such expressions run under CEL's cost limit. The others cost at most
+// their size times the input's, and run without the cost tracker, which
+// would slow every step of every rule.
 func program(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
@@ -93,7 +105,17 @@ func program(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
 	if t := ast.OutputType(); !want.IsExactType(cel.DynType) && !t.IsExactType(want) && !t.IsExactType(cel.DynType) {
 		return nil, fmt.Errorf("expression gives %s, want %s", t, want)
 	}
-	return env.Program(ast, cel.CostLimit(celCostLimit), cel.EvalOptions(cel.OptOptimize))
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if loops(ast) {
+		opts = append(opts, cel.CostLimit(celCostLimit))
+	}
+	return env.Program(ast, opts...)
+}
+
+// loops reports whether a compiled expression holds a comprehension.
+func loops(a *cel.Ast) bool {
+	root := celast.NavigateAST(a.NativeRep())
+	return len(celast.MatchDescendants(root, celast.KindMatcher(celast.ComprehensionKind))) > 0
 }
 
 func addr(v ref.Val) (netip.Addr, bool) {
@@ -153,6 +175,9 @@ func isPrivate(a netip.Addr) bool {
 // records policyDocument and assumeRolePolicyDocument in requests), as
 // URL-encoded JSON (as IAM returns documents in responses) or as a map.
 func policyOf(v ref.Val) (*iampolicy.Document, error) {
+	if o, ok := v.(*jsonObject); ok {
+		return iampolicy.Parse(o.raw)
+	}
 	switch x := v.Value().(type) {
 	case string:
 		if t := strings.TrimSpace(x); strings.HasPrefix(t, "%7B") || strings.HasPrefix(t, "%7b") {

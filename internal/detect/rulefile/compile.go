@@ -19,6 +19,7 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
+	"github.com/google/cel-go/interpreter"
 	"gopkg.in/yaml.v3"
 
 	"github.com/vigil-sec/vigil/internal/config"
@@ -26,6 +27,7 @@ import (
 	"github.com/vigil-sec/vigil/internal/detect/pattern"
 	"github.com/vigil-sec/vigil/internal/event"
 	"github.com/vigil-sec/vigil/internal/iampolicy"
+	"github.com/vigil-sec/vigil/internal/jsonscan"
 	"github.com/vigil-sec/vigil/internal/state"
 )
 
@@ -56,20 +58,23 @@ type Rule struct {
 	pat      *pattern.Pattern
 	envelope bool
 
-	cond       cel.Program
-	sevExpr    cel.Program
-	resource   cel.Program
-	details    map[string]cel.Program
-	dedupKey   cel.Program
-	groupBy    cel.Program
-	distinct   cel.Program
-	sum        cel.Program
-	entity     cel.Program
-	value      cel.Program
-	needRecord bool
-	title      *template.Template
-	allow      allowList
-	cfg        map[string]any
+	cond        cel.Program
+	sevExpr     cel.Program
+	resource    cel.Program
+	details     map[string]cel.Program
+	dedupKey    cel.Program
+	groupBy     cel.Program
+	distinct    cel.Program
+	sum         cel.Program
+	entity      cel.Program
+	value       cel.Program
+	needRecord  bool
+	titleRecord bool       // the title template reads .record
+	titleWhole  bool       // ... as a whole
+	titlePaths  [][]string // ... at these paths
+	title       *template.Template
+	allow       allowList
+	cfg         map[string]any
 
 	testLines []int
 
@@ -88,7 +93,7 @@ var idPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // compile builds one rule. node is the rule's YAML document, for line
 // numbers in errors.
 func compile(sp Spec, file string, node *yaml.Node, opts Options) (*Rule, error) {
-	env, err := newEnv()
+	env, err := sharedEnv()
 	if err != nil {
 		return nil, err
 	}
@@ -173,12 +178,13 @@ func compile(sp Spec, file string, node *yaml.Node, opts Options) (*Rule, error)
 		}
 	}
 	if usesRecord(sp.Title) {
-		r.needRecord = true
+		r.needRecord, r.titleRecord = true, true
 	}
 	if t, err := template.New(sp.ID).Option("missingkey=zero").Funcs(templateFuncs).Parse(sp.Title); err != nil {
 		bad("title", "%v", err)
 	} else {
 		r.title = t
+		r.titlePaths, r.titleWhole = recordPaths(t)
 	}
 	if sp.Allow != nil {
 		if r.allow, err = compileAllow(sp.Allow); err != nil {
@@ -306,9 +312,10 @@ func (r *Rule) Stateful() bool { return r.groupBy != nil || r.entity != nil || r
 
 // vars are the CEL inputs of one event.
 type vars struct {
-	ev     *event.Event
-	fields map[string]any
-	needs  bool // the rule reads the record
+	ev    *event.Event
+	view  *eventView // the normalised event for CEL, shared by the event's rules
+	needs bool       // the rule reads the record
+	cfg   map[string]any
 }
 
 // Keys of what rules derive from an event and share (event.Memo).
@@ -317,21 +324,41 @@ type memoKey int
 const (
 	fieldsKey memoKey = iota
 	recordKey
+	viewKey
+	recordViewKey
 )
 
 func (r *Rule) vars(ev *event.Event) *vars {
-	return &vars{ev: ev, fields: ev.Memo(fieldsKey, func() any { return ev.Fields() }).(map[string]any), needs: r.needRecord}
+	view := ev.Memo(viewKey, func() any { return &eventView{ev: ev} }).(*eventView)
+	return &vars{ev: ev, view: view, needs: r.needRecord}
 }
 
-// record is the record as a tree of maps and lists, decoded once per event
-// and only when an expression reads it: most conditions are decided on
-// the normalised event alone.
+// fields is the whole normalised event, for title templates.
+func (v *vars) fields() map[string]any {
+	return v.ev.Memo(fieldsKey, func() any { return v.ev.Fields() }).(map[string]any)
+}
+
+// record is the record for CEL: a view of its raw JSON that decodes only
+// the fields an expression reads (see jsonObject). Flow records, which are
+// text, are their normalised fields.
 func (v *vars) record() any {
 	if !v.needs {
 		return nil
 	}
 	if v.ev.Kind == event.KindFlowLog {
-		return v.fields["flow"]
+		return v.view.Get(types.String("flow"))
+	}
+	return v.ev.Memo(recordViewKey, func() any { return jsonValueOf(jsonscan.SkipSpaceBytes(v.ev.Record)) })
+}
+
+// recordTree is the whole record decoded into maps and lists, for title
+// templates; it is made once per event, and only for raised alerts.
+func (v *vars) recordTree() any {
+	if !v.needs {
+		return nil
+	}
+	if v.ev.Kind == event.KindFlowLog {
+		return v.fields()["flow"]
 	}
 	return v.ev.Memo(recordKey, func() any {
 		var rec any
@@ -342,13 +369,32 @@ func (v *vars) record() any {
 	})
 }
 
-func (v *vars) activation(cfg map[string]any) map[string]any {
-	// A function value is evaluated by CEL when first read.
-	return map[string]any{"event": v.fields, "record": v.record, "config": cfg}
+// activation makes v the CEL activation of the rule's expressions: event,
+// record (read lazily) and config.
+func (v *vars) activation(cfg map[string]any) interpreter.Activation {
+	v.cfg = cfg
+	return v
 }
+
+// ResolveName implements interpreter.Activation.
+func (v *vars) ResolveName(name string) (any, bool) {
+	switch name {
+	case "event":
+		return v.view, true
+	case "record":
+		return v.record(), true
+	case "config":
+		return v.cfg, true
+	}
+	return nil, false
+}
+
+// Parent implements interpreter.Activation.
+func (v *vars) Parent() interpreter.Activation { return nil }
 
 // pending is what Eval computed for Settle.
 type pending struct {
+	vars          *vars // the event's inputs, to finish the finding with
 	group         string
 	distinct      []string
 	amount        float64
@@ -380,56 +426,16 @@ func (r *Rule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error
 		}
 	}
 	f := detect.Finding{Severity: r.meta.Severity}
-	if r.sevExpr != nil {
-		// A field the event lacks leaves the catalogue severity, as it
-		// makes a condition false.
-		s, err := evalString(r.sevExpr, act)
-		switch {
-		case isMissing(err):
-		case err != nil:
-			return nil, fmt.Errorf("severity_expr: %w", err)
-		default:
-			if f.Severity, err = detect.ParseSeverity(s); err != nil {
-				return nil, fmt.Errorf("severity_expr: %w", err)
-			}
-		}
-	}
-	var buf bytes.Buffer
-	if err := r.title.Execute(&buf, map[string]any{"event": v.fields, "record": v.record(), "config": r.cfg}); err != nil {
-		// A template that stumbles on this event's shape (a field that
-		// is null here) must not cost the alert: use the rule's title.
-		f.Title = r.meta.Title
-	} else {
-		f.Title = strings.ReplaceAll(buf.String(), "<no value>", "")
-	}
-	if len(ev.Resources) > 0 {
-		f.Resource = ev.Resources[0].ARN
-	}
-	if r.resource != nil {
-		s, err := evalString(r.resource, act)
-		switch {
-		case isMissing(err):
-			// keep the event's first resource
-		case err != nil:
-			return nil, fmt.Errorf("resource: %w", err)
-		default:
-			f.Resource = s
-		}
-	}
-	if len(r.details) > 0 {
-		f.Details = map[string]any{}
-		for k, p := range r.details {
-			out, _, err := p.Eval(act)
-			if err != nil {
-				continue // a detail that does not apply to this event
-			}
-			f.Details[k] = jsonValue(out)
-		}
-	}
 	if !r.Stateful() {
+		if err := r.finish(&f, v, act); err != nil {
+			return nil, err
+		}
 		return []detect.Finding{f}, nil
 	}
-	var p pending
+	// A stateful rule's candidate carries only what Settle decides on;
+	// most candidates are not raised, so the title, severity and details
+	// are made in Settle, for the ones that are.
+	p := pending{vars: v}
 	var err error
 	if r.groupBy != nil {
 		if p.group, err = evalString(r.groupBy, act); err != nil {
@@ -474,7 +480,69 @@ func (r *Rule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error
 	return []detect.Finding{f}, nil
 }
 
-func evalBool(p cel.Program, act map[string]any) (bool, error) {
+// finish makes a finding's severity, title, resource and details.
+func (r *Rule) finish(f *detect.Finding, v *vars, act interpreter.Activation) error {
+	if r.sevExpr != nil {
+		// A field the event lacks leaves the catalogue severity, as it
+		// makes a condition false.
+		s, err := evalString(r.sevExpr, act)
+		switch {
+		case isMissing(err):
+		case err != nil:
+			return fmt.Errorf("severity_expr: %w", err)
+		default:
+			if f.Severity, err = detect.ParseSeverity(s); err != nil {
+				return fmt.Errorf("severity_expr: %w", err)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	var rec any
+	switch {
+	case !r.titleRecord:
+	case r.titleWhole || v.ev.Kind == event.KindFlowLog:
+		rec = v.recordTree()
+	default:
+		rec = sparseRecord(v.ev.Record, r.titlePaths)
+	}
+	if err := r.title.Execute(&buf, map[string]any{"event": v.fields(), "record": rec, "config": r.cfg}); err != nil {
+		// A template that stumbles on this event's shape (a field that
+		// is null here) must not cost the alert: use the rule's title.
+		f.Title = r.meta.Title
+	} else {
+		f.Title = strings.ReplaceAll(buf.String(), "<no value>", "")
+	}
+	ev := v.ev
+	if len(ev.Resources) > 0 {
+		f.Resource = ev.Resources[0].ARN
+	}
+	if r.resource != nil {
+		s, err := evalString(r.resource, act)
+		switch {
+		case isMissing(err):
+			// keep the event's first resource
+		case err != nil:
+			return fmt.Errorf("resource: %w", err)
+		default:
+			f.Resource = s
+		}
+	}
+	if len(r.details) > 0 {
+		if f.Details == nil {
+			f.Details = map[string]any{}
+		}
+		for k, p := range r.details {
+			out, _, err := p.Eval(act)
+			if err != nil {
+				continue // a detail that does not apply to this event
+			}
+			f.Details[k] = jsonValue(out)
+		}
+	}
+	return nil
+}
+
+func evalBool(p cel.Program, act interpreter.Activation) (bool, error) {
 	out, _, err := p.Eval(act)
 	if err != nil {
 		if isMissing(err) {
@@ -489,7 +557,7 @@ func evalBool(p cel.Program, act map[string]any) (bool, error) {
 	return b, nil
 }
 
-func evalString(p cel.Program, act map[string]any) (string, error) {
+func evalString(p cel.Program, act interpreter.Activation) (string, error) {
 	out, _, err := p.Eval(act)
 	if err != nil {
 		return "", err
@@ -502,7 +570,7 @@ func evalString(p cel.Program, act map[string]any) (string, error) {
 }
 
 // evalText evaluates an expression of any scalar type to text.
-func evalText(p cel.Program, act map[string]any) (string, error) {
+func evalText(p cel.Program, act interpreter.Activation) (string, error) {
 	out, _, err := p.Eval(act)
 	if err != nil {
 		return "", err
@@ -512,7 +580,7 @@ func evalText(p cel.Program, act map[string]any) (string, error) {
 
 // evalTexts evaluates to a list of texts: the elements of a list, or one
 // value; empty texts are left out.
-func evalTexts(p cel.Program, act map[string]any) ([]string, error) {
+func evalTexts(p cel.Program, act interpreter.Activation) ([]string, error) {
 	out, _, err := p.Eval(act)
 	if err != nil {
 		return nil, err
@@ -726,30 +794,122 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // readDocs splits src into its YAML documents, decoding each strictly into
-// a Spec (unknown keys are errors) and keeping its node for line numbers.
+// a Spec (unknown keys are errors, with their line) and keeping its node
+// for line numbers. Each document is parsed once.
 func readDocs(file string, src []byte) ([]Spec, []*yaml.Node, error) {
-	strict := yaml.NewDecoder(bytes.NewReader(src))
-	strict.KnownFields(true)
-	loose := yaml.NewDecoder(bytes.NewReader(src))
+	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var specs []Spec
 	var nodes []*yaml.Node
 	for {
 		var n yaml.Node
-		err := loose.Decode(&n)
+		err := dec.Decode(&n)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", file, err)
 		}
+		if errs := unknownKeys(file, &n, reflect.TypeOf(Spec{})); len(errs) > 0 {
+			return nil, nil, errors.Join(errs...)
+		}
 		var sp Spec
-		if err := strict.Decode(&sp); err != nil {
+		if err := n.Decode(&sp); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", file, yamlError(err))
 		}
 		specs = append(specs, sp)
 		nodes = append(nodes, &n)
 	}
 	return specs, nodes, nil
+}
+
+// unknownKeys reports the mapping keys under n that t (a struct with yaml
+// tags, through pointers, slices and nested structs) has no field for.
+func unknownKeys(file string, n *yaml.Node, t reflect.Type) []error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch {
+	case t == reflect.TypeOf(yaml.Node{}):
+		return nil // taken as it is
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		var errs []error
+		for _, c := range n.Content {
+			errs = append(errs, unknownKeys(file, c, t.Elem())...)
+		}
+		return errs
+	case t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode:
+		return nil // a type mismatch, which decoding reports
+	}
+	fields := map[string]reflect.Type{}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = f.Type
+		names = append(names, name)
+	}
+	var errs []error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "<<" {
+			errs = append(errs, unknownKeys(file, v, t)...)
+			continue
+		}
+		ft, ok := fields[k.Value]
+		if !ok {
+			msg := fmt.Sprintf("%s:%d: %s: unknown key", file, k.Line, k.Value)
+			if near := nearest(k.Value, names); near != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", near)
+			}
+			errs = append(errs, errors.New(msg))
+			continue
+		}
+		errs = append(errs, unknownKeys(file, v, ft)...)
+	}
+	return errs
+}
+
+// nearest returns the name within two edits of s, if one is.
+func nearest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func yamlError(err error) error {

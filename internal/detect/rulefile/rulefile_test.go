@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/cel-go/cel"
+
 	"github.com/vigil-sec/vigil/internal/config"
 	"github.com/vigil-sec/vigil/internal/detect"
 	"github.com/vigil-sec/vigil/internal/event"
@@ -311,8 +313,14 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		}
 	}
 	_, err = Load("testdata/unknown-key.yaml", Options{})
-	if err == nil || !strings.Contains(err.Error(), "line 5: field condtion not found") {
+	if err == nil || !strings.Contains(err.Error(), "testdata/unknown-key.yaml:5: condtion: unknown key (did you mean condition?)") {
 		t.Errorf("unknown key: %v", err)
+	}
+	_, err = Parse("n.yaml", []byte("id: n\ntitle: t\nseverity: low\nmatch: {eventName: [X]}\nthreshold:\n  group-by: x\n  count: 2\n  window: 1m\ntests:\n  - name: a\n    expct: alert\n    event: {}\n"), Options{})
+	for _, want := range []string{"n.yaml:6: group-by: unknown key (did you mean group_by?)", "n.yaml:11: expct: unknown key (did you mean expect?)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("nested unknown key: want %q in %v", want, err)
+		}
 	}
 }
 
@@ -403,4 +411,46 @@ resource: 'record.responseElements.role.arn'
 	if len(fs) != 1 || fs[0].Resource != "arn:aws:iam::111122223333:role/r" || fs[0].Title == "" {
 		t.Fatalf("findings %+v", fs)
 	}
+}
+
+// TestCostLimit: a condition that loops over hostile input is stopped by
+// CEL's cost limit and reported as the rule's error; it cannot stall the
+// pipeline.
+func TestCostLimit(t *testing.T) {
+	r := parseOne(t, `
+id: t-cost
+title: t
+severity: low
+match: {eventSource: [iam.amazonaws.com], eventName: [PutUserPolicy]}
+condition: 'record.requestParameters.items.all(a, record.requestParameters.items.all(b, a + b != "x"))'
+`, Options{})
+	items := strings.Repeat(`"aaaaaaaa",`, 5000)
+	raw := record("PutUserPolicy", `,"requestParameters":{"items":[`+items+`"b"]}`)
+	ev, err := parseEvent(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = r.Eval(context.Background(), ev)
+	if err == nil || !strings.Contains(err.Error(), "cost") {
+		t.Fatalf("err = %v, want the cost limit", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+	if !loops(mustCompile(t, "[1,2].exists(x, x > 1)")) || loops(mustCompile(t, `"a" + "b" == "ab"`)) {
+		t.Error("loops() misjudges")
+	}
+}
+
+func mustCompile(t *testing.T, expr string) *cel.Ast {
+	env, err := sharedEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		t.Fatal(iss.Err())
+	}
+	return a
 }

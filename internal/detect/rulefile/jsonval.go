@@ -1,0 +1,335 @@
+package rulefile
+
+import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
+
+	"github.com/vigil-sec/vigil/internal/event"
+	"github.com/vigil-sec/vigil/internal/jsonscan"
+)
+
+// jsonObject is a JSON object as a CEL map that reads its raw bytes on
+// demand. A condition typically reads two or three fields of a record
+// that holds dozens; decoding the whole record into maps for it would
+// cost more than the rest of the rule. Field access (record.a.b, has())
+// scans the object for the key and converts only the value found; the
+// operations that need the whole map (size, iteration, equality,
+// conversion) decode it once, as encoding/json would.
+//
+// The bytes must be valid JSON (the decoders validate every record).
+type jsonObject struct {
+	raw  []byte
+	full ref.Val // the decoded map, once needed
+}
+
+var (
+	_       traits.Mapper = (*jsonObject)(nil)
+	anyType               = reflect.TypeOf((*any)(nil)).Elem()
+)
+
+// jsonValueOf converts one raw JSON value: objects stay lazy, arrays
+// become lists of converted elements, numbers become doubles (as
+// encoding/json decodes them), strings are unescaped.
+func jsonValueOf(v []byte) ref.Val {
+	switch jsonscan.KindOf(v) {
+	case jsonscan.Object:
+		return &jsonObject{raw: v}
+	case jsonscan.Array:
+		var elems []ref.Val
+		it := jsonscan.NewArrayIter(v)
+		for it.Next() {
+			elems = append(elems, jsonValueOf(it.Value()))
+		}
+		if it.Err() != nil {
+			return types.NewErr("record: %v", it.Err())
+		}
+		return types.NewRefValList(types.DefaultTypeAdapter, elems)
+	case jsonscan.String:
+		return types.String(jsonscan.Str(v))
+	case jsonscan.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return types.NewErr("record: number %s: %v", v, err)
+		}
+		return types.Double(f)
+	case jsonscan.Boolean:
+		return types.Bool(v[0] == 't')
+	case jsonscan.Null:
+		return types.NullValue
+	}
+	return types.NewErr("record: not a JSON value")
+}
+
+// Find implements traits.Mapper: the value of the first member named
+// key, as a lookup in the record finds it.
+func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
+	k, ok := key.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(key), false
+	}
+	it := jsonscan.NewTrustedObjectIter(o.raw)
+	for it.Next() {
+		if string(it.Key()) == string(k) {
+			return jsonValueOf(it.Value()), true
+		}
+	}
+	return nil, false
+}
+
+// Get implements traits.Indexer.
+func (o *jsonObject) Get(key ref.Val) ref.Val {
+	v, found := o.Find(key)
+	if !found {
+		if v != nil {
+			return v
+		}
+		return types.NewErr("no such key: %v", key)
+	}
+	return v
+}
+
+// Contains implements traits.Container ("key" in map).
+func (o *jsonObject) Contains(key ref.Val) ref.Val {
+	_, found := o.Find(key)
+	return types.Bool(found)
+}
+
+// decoded is the whole object as a CEL map.
+func (o *jsonObject) decoded() ref.Val {
+	if o.full == nil {
+		var m map[string]any
+		if err := json.Unmarshal(o.raw, &m); err != nil {
+			o.full = types.NewErr("record: %v", err)
+		} else {
+			o.full = types.DefaultTypeAdapter.NativeToValue(m)
+		}
+	}
+	return o.full
+}
+
+func (o *jsonObject) mapper() (traits.Mapper, ref.Val) {
+	d := o.decoded()
+	m, ok := d.(traits.Mapper)
+	if !ok {
+		return nil, d
+	}
+	return m, nil
+}
+
+// Iterator implements traits.Iterable.
+func (o *jsonObject) Iterator() traits.Iterator {
+	m, _ := o.mapper()
+	if m == nil {
+		return types.NewStringList(types.DefaultTypeAdapter, nil).Iterator()
+	}
+	return m.Iterator()
+}
+
+// Size implements traits.Sizer.
+func (o *jsonObject) Size() ref.Val {
+	n := 0
+	it := jsonscan.NewTrustedObjectIter(o.raw)
+	for it.Next() {
+		n++
+	}
+	return types.Int(n)
+}
+
+// ConvertToNative implements ref.Val.
+func (o *jsonObject) ConvertToNative(t reflect.Type) (any, error) {
+	if t == anyType || t.Kind() == reflect.Map {
+		m, errv := o.mapper()
+		if m == nil {
+			return nil, errv.(*types.Err)
+		}
+		return m.ConvertToNative(t)
+	}
+	return nil, types.NewErr("record: cannot convert an object to %v", t).(*types.Err)
+}
+
+// ConvertToType implements ref.Val.
+func (o *jsonObject) ConvertToType(t ref.Type) ref.Val {
+	if t == types.TypeType {
+		return types.MapType
+	}
+	if t == types.MapType {
+		return o
+	}
+	return types.NewErr("type conversion error from map to %s", t.TypeName())
+}
+
+// Equal implements ref.Val.
+func (o *jsonObject) Equal(other ref.Val) ref.Val {
+	if p, ok := other.(*jsonObject); ok {
+		return o.decoded().Equal(p.decoded())
+	}
+	return o.decoded().Equal(other)
+}
+
+// Type implements ref.Val.
+func (o *jsonObject) Type() ref.Type { return types.MapType }
+
+// Value implements ref.Val: the object decoded as encoding/json would.
+func (o *jsonObject) Value() any {
+	var m map[string]any
+	_ = json.Unmarshal(o.raw, &m)
+	return m
+}
+
+// eventView is the normalised event (event.Event.Fields) as a CEL map that
+// builds each top-level field when an expression first reads it: a
+// condition reads a few of them, and building the whole tree for every
+// event a pattern lets through would cost more than the condition.
+type eventView struct {
+	ev   *event.Event
+	vals map[string]ref.Val // fields read so far; nil values are absent
+	full ref.Val
+}
+
+var _ traits.Mapper = (*eventView)(nil)
+
+// Find implements traits.Mapper.
+func (e *eventView) Find(key ref.Val) (ref.Val, bool) {
+	k, ok := key.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(key), false
+	}
+	if v, seen := e.vals[string(k)]; seen {
+		return v, v != nil
+	}
+	var rv ref.Val
+	if k == "actor" {
+		// Conditions read one or two fields of the actor: look them up
+		// in the event rather than building the actor's map.
+		rv = &lazyMap{get: e.ev.Actor.Field, all: e.ev.ActorFields}
+	} else if v, ok := e.ev.Field(string(k)); ok {
+		rv = types.DefaultTypeAdapter.NativeToValue(v)
+	}
+	if e.vals == nil {
+		e.vals = make(map[string]ref.Val, 8)
+	}
+	e.vals[string(k)] = rv
+	return rv, rv != nil
+}
+
+// Get implements traits.Indexer.
+func (e *eventView) Get(key ref.Val) ref.Val {
+	v, found := e.Find(key)
+	if !found {
+		if v != nil {
+			return v
+		}
+		return types.NewErr("no such key: %v", key)
+	}
+	return v
+}
+
+// Contains implements traits.Container.
+func (e *eventView) Contains(key ref.Val) ref.Val {
+	_, found := e.Find(key)
+	return types.Bool(found)
+}
+
+func (e *eventView) mapper() traits.Mapper {
+	if e.full == nil {
+		e.full = types.DefaultTypeAdapter.NativeToValue(e.ev.Fields())
+	}
+	return e.full.(traits.Mapper)
+}
+
+// Iterator implements traits.Iterable.
+func (e *eventView) Iterator() traits.Iterator { return e.mapper().Iterator() }
+
+// Size implements traits.Sizer.
+func (e *eventView) Size() ref.Val { return e.mapper().Size() }
+
+// ConvertToNative implements ref.Val.
+func (e *eventView) ConvertToNative(t reflect.Type) (any, error) {
+	return e.mapper().ConvertToNative(t)
+}
+
+// ConvertToType implements ref.Val.
+func (e *eventView) ConvertToType(t ref.Type) ref.Val { return e.mapper().ConvertToType(t) }
+
+// Equal implements ref.Val.
+func (e *eventView) Equal(other ref.Val) ref.Val { return e.mapper().Equal(other) }
+
+// Type implements ref.Val.
+func (e *eventView) Type() ref.Type { return types.MapType }
+
+// Value implements ref.Val.
+func (e *eventView) Value() any { return e.ev.Fields() }
+
+// lazyMap is a CEL map whose fields come from get, one at a time; all
+// gives the whole map for the operations that need it.
+type lazyMap struct {
+	get  func(string) (any, bool)
+	all  func() map[string]any
+	full ref.Val
+}
+
+var _ traits.Mapper = (*lazyMap)(nil)
+
+// Find implements traits.Mapper.
+func (m *lazyMap) Find(key ref.Val) (ref.Val, bool) {
+	k, ok := key.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(key), false
+	}
+	v, found := m.get(string(k))
+	if !found {
+		return nil, false
+	}
+	return types.DefaultTypeAdapter.NativeToValue(v), true
+}
+
+// Get implements traits.Indexer.
+func (m *lazyMap) Get(key ref.Val) ref.Val {
+	v, found := m.Find(key)
+	if !found {
+		if v != nil {
+			return v
+		}
+		return types.NewErr("no such key: %v", key)
+	}
+	return v
+}
+
+// Contains implements traits.Container.
+func (m *lazyMap) Contains(key ref.Val) ref.Val {
+	_, found := m.Find(key)
+	return types.Bool(found)
+}
+
+func (m *lazyMap) mapper() traits.Mapper {
+	if m.full == nil {
+		m.full = types.DefaultTypeAdapter.NativeToValue(m.all())
+	}
+	return m.full.(traits.Mapper)
+}
+
+// Iterator implements traits.Iterable.
+func (m *lazyMap) Iterator() traits.Iterator { return m.mapper().Iterator() }
+
+// Size implements traits.Sizer.
+func (m *lazyMap) Size() ref.Val { return m.mapper().Size() }
+
+// ConvertToNative implements ref.Val.
+func (m *lazyMap) ConvertToNative(t reflect.Type) (any, error) { return m.mapper().ConvertToNative(t) }
+
+// ConvertToType implements ref.Val.
+func (m *lazyMap) ConvertToType(t ref.Type) ref.Val { return m.mapper().ConvertToType(t) }
+
+// Equal implements ref.Val.
+func (m *lazyMap) Equal(other ref.Val) ref.Val { return m.mapper().Equal(other) }
+
+// Type implements ref.Val.
+func (m *lazyMap) Type() ref.Type { return types.MapType }
+
+// Value implements ref.Val.
+func (m *lazyMap) Value() any { return m.all() }
