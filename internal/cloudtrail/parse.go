@@ -34,6 +34,7 @@ func Parse(raw []byte) (*event.Event, error) {
 		userIdentity        []byte
 	)
 	top := &ev.Top
+	top.Indexed = true
 	it := jsonscan.NewObjectIter(raw)
 	for it.Next() {
 		v := it.Value()
@@ -43,63 +44,63 @@ func Parse(raw []byte) (*event.Event, error) {
 		case "eventTime":
 			eventTime = v
 		case "eventSource":
-			top.Keep(&top.EventSource, v)
+			top.Keep(raw, event.TopEventSource, v)
 			ev.Service = it.String()
 		case "eventName":
-			top.Keep(&top.EventName, v)
+			top.Keep(raw, event.TopEventName, v)
 			hasName = true
 			ev.Action = it.String()
 		case "eventType":
-			top.Keep(&top.EventType, v)
+			top.Keep(raw, event.TopEventType, v)
 			ev.EventType = it.String()
 		case "eventID":
 			ev.ID = it.String()
 		case "awsRegion":
-			top.Keep(&top.AWSRegion, v)
+			top.Keep(raw, event.TopAWSRegion, v)
 			ev.Region = it.String()
 		case "recipientAccountId":
-			top.Keep(&top.RecipientAccountID, v)
+			top.Keep(raw, event.TopRecipientAccountID, v)
 			ev.Account = jsonscan.Scalar(v)
 		case "sourceIPAddress":
-			top.Keep(&top.SourceIPAddress, v)
+			top.Keep(raw, event.TopSourceIPAddress, v)
 			ev.SourceAddress = it.String()
 		case "userAgent":
-			top.Keep(&top.UserAgent, v)
+			top.Keep(raw, event.TopUserAgent, v)
 			ev.UserAgent = it.String()
 		case "errorCode":
-			top.Keep(&top.ErrorCode, v)
+			top.Keep(raw, event.TopErrorCode, v)
 			ev.ErrorCode = it.String()
 		case "errorMessage":
 			ev.ErrorMessage = it.String()
 		case "readOnly":
-			top.Keep(&top.ReadOnly, v)
+			top.Keep(raw, event.TopReadOnly, v)
 			if b, ok := jsonscan.Bool(v); ok {
 				ev.ReadOnly = event.TristateOf(b)
 			}
 		case "vpcEndpointId":
 			ev.VPCEndpointID = it.String()
 		case "userIdentity":
-			top.Keep(&top.UserIdentity, v)
+			top.Keep(raw, event.TopUserIdentity, v)
 			userIdentity = v
 		case "requestParameters", "RequestParameters":
 			if it.Key()[0] == 'r' {
-				top.Keep(&top.RequestParameters, v)
+				top.Keep(raw, event.TopRequestParameters, v)
 			}
 			ev.RequestParameters = nonNull(v)
 		case "responseElements", "ResponseElements":
 			if it.Key()[0] == 'r' {
-				top.Keep(&top.ResponseElements, v)
+				top.Keep(raw, event.TopResponseElements, v)
 			}
 			ev.ResponseElements = nonNull(v)
 		case "additionalEventData":
-			top.Keep(&top.AdditionalEventData, v)
+			top.Keep(raw, event.TopAdditionalEventData, v)
 			ev.AdditionalEventData = nonNull(v)
 		case "serviceEventDetails":
 			ev.ServiceEventDetails = nonNull(v)
 		case "insightDetails":
 			ev.InsightDetails = nonNull(v)
 		case "resources":
-			top.Keep(&top.Resources, v)
+			top.Keep(raw, event.TopResources, v)
 			res, err := parseResources(v)
 			if err != nil {
 				return nil, err
@@ -110,7 +111,6 @@ func Parse(raw []byte) (*event.Event, error) {
 	if err := it.Err(); err != nil {
 		return nil, err
 	}
-	top.Indexed = true
 	if ev.InsightDetails != nil && !hasName {
 		// Insights records name the API they are about in insightDetails.
 		ev.Service = stringField(ev.InsightDetails, "eventSource")

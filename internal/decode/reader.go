@@ -23,19 +23,26 @@ func (e errTooLarge) Is(target error) bool { return target == ErrTooLarge }
 // most one record (plus read-ahead) in memory. Returned slices are valid
 // until the next call.
 type reader struct {
-	src  io.Reader
-	buf  []byte
-	r, w int   // buf[r:w] is unread
-	base int64 // stream offset of buf[0]
-	err  error // sticky read error; io.EOF at the end
-	max  int   // record limit
-	line int   // lines fully consumed so far (line mode only)
+	src   io.Reader
+	buf   []byte
+	r, w  int   // buf[r:w] is unread
+	base  int64 // stream offset of buf[0]
+	err   error // sticky read error; io.EOF at the end
+	max   int   // record limit
+	line  int   // lines fully consumed so far (line mode only)
+	fills int   // reads so far
 }
 
-const readChunk = 256 << 10
+// A reader starts with a small buffer, for the many small payloads (an
+// SQS message, a test event), and grows it to readChunk once the payload
+// proves long.
+const (
+	firstChunk = 16 << 10
+	readChunk  = 256 << 10
+)
 
 func newReader(src io.Reader, max int) *reader {
-	return &reader{src: src, buf: make([]byte, readChunk), max: max}
+	return &reader{src: src, buf: make([]byte, firstChunk), max: max}
 }
 
 // offset returns the stream offset of the next unread byte.
@@ -52,18 +59,22 @@ func (rd *reader) fill() bool {
 		rd.base += int64(rd.r)
 		rd.r, rd.w = 0, n
 	}
-	if rd.w == len(rd.buf) {
+	rd.fills++
+	full := rd.w == len(rd.buf)
+	if full || (rd.fills > 2 && len(rd.buf) < readChunk) {
 		size := 2 * len(rd.buf)
 		if limit := rd.max + readChunk; size > limit {
 			size = limit
 		}
-		if size <= len(rd.buf) {
+		switch {
+		case size > len(rd.buf):
+			nb := make([]byte, size)
+			copy(nb, rd.buf[rd.r:rd.w])
+			rd.base += int64(rd.r)
+			rd.buf, rd.w, rd.r = nb, rd.w-rd.r, 0
+		case full:
 			return false // the caller handles the record limit
 		}
-		nb := make([]byte, size)
-		copy(nb, rd.buf[rd.r:rd.w])
-		rd.base += int64(rd.r)
-		rd.buf, rd.w, rd.r = nb, rd.w-rd.r, 0
 	}
 	for tries := 0; tries < 100; tries++ {
 		n, err := rd.src.Read(rd.buf[rd.w:])

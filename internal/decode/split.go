@@ -52,13 +52,14 @@ const (
 
 // splitter accumulates frames into batches backed by one allocation each.
 type splitter struct {
-	ctx    context.Context
-	source string
-	emit   func([]Frame) error
-	frames []Frame
-	slab   []byte
-	bytes  int // frame bytes in the current batch, slab or not
-	n      int
+	slabCap int // capacity of the last slab
+	ctx     context.Context
+	source  string
+	emit    func([]Frame) error
+	frames  []Frame
+	slab    []byte
+	bytes   int // frame bytes in the current batch, slab or not
+	n       int
 }
 
 func (s *splitter) add(data []byte, o event.Origin, fm form, flow *flowlog.Format, hint flowlog.Hint, err error) error {
@@ -68,7 +69,10 @@ func (s *splitter) add(data []byte, o event.Origin, fm form, flow *flowlog.Forma
 			if len(data) > batchBytes/4 {
 				own = append([]byte(nil), data...)
 			} else {
-				s.slab = make([]byte, 0, batchBytes)
+				// Slabs grow from small, for small payloads, to
+				// batchBytes for long ones.
+				s.slabCap = min(batchBytes, max(2*s.slabCap, 16<<10, 4*len(data)))
+				s.slab = make([]byte, 0, s.slabCap)
 			}
 		}
 		if own == nil {

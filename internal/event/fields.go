@@ -1,6 +1,7 @@
 package event
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -40,7 +41,8 @@ func (e *Event) Values(path []string, fn func(v []byte) bool) bool {
 		return !fn(v)
 	}
 	if e.Top.Indexed && len(path) > 0 {
-		if v, ok := e.Top.get(path[0]); ok {
+		if f, ok := topFieldOf(path[0]); ok {
+			v := e.Top.value(e.Record, f)
 			if v == nil {
 				return false
 			}
@@ -50,61 +52,76 @@ func (e *Event) Values(path []string, fn func(v []byte) bool) bool {
 	return jsonscan.Lookup(e.Record, path, fn)
 }
 
-// TopFields holds the raw JSON values of the top-level CloudTrail fields
-// that rules read most, as sub-slices of the record, so that a rule
-// looking up userIdentity.type or requestParameters.bucketName starts at
-// the field instead of scanning the record from its start. The decoder
-// fills it as it reads the record (keeping the first of repeated keys, as
-// a lookup would find) and sets Indexed; a nil value is an absent field.
+// TopField names a top-level CloudTrail field that TopFields indexes.
+type TopField uint8
+
+// The indexed top-level fields.
+const (
+	TopEventSource TopField = iota
+	TopEventName
+	TopEventType
+	TopAWSRegion
+	TopRecipientAccountID
+	TopSourceIPAddress
+	TopErrorCode
+	TopUserIdentity
+	TopRequestParameters
+	TopResponseElements
+	TopAdditionalEventData
+	TopResources
+	TopReadOnly
+	TopUserAgent
+	numTopFields
+)
+
+var topFieldNames = [numTopFields]string{
+	"eventSource", "eventName", "eventType", "awsRegion", "recipientAccountId", "sourceIPAddress", "errorCode",
+	"userIdentity", "requestParameters", "responseElements", "additionalEventData", "resources", "readOnly", "userAgent",
+}
+
+func topFieldOf(name string) (TopField, bool) {
+	for i, n := range topFieldNames {
+		if n == name {
+			return TopField(i), true
+		}
+	}
+	return 0, false
+}
+
+// TopFields indexes the top-level CloudTrail fields that rules read most,
+// as spans of the record, so that a rule looking up userIdentity.type or
+// requestParameters.bucketName starts at the field instead of scanning the
+// record from its start. The decoder fills it as it reads the record
+// (keeping the first of repeated keys, as a lookup would find) and sets
+// Indexed.
 type TopFields struct {
 	Indexed bool
-
-	EventSource, EventName, EventType, AWSRegion, RecipientAccountID      []byte
-	SourceIPAddress, ErrorCode, UserIdentity, RequestParameters           []byte
-	ResponseElements, AdditionalEventData, Resources, ReadOnly, UserAgent []byte
+	spans   [numTopFields]struct{ off, n uint32 } // n == 0: absent
 }
 
-// Keep sets *dst to v unless a value was already kept.
-func (t *TopFields) Keep(dst *[]byte, v []byte) {
-	if *dst == nil {
-		*dst = v
+// Keep records v, a sub-slice of the record rec, as the value of field f,
+// unless a value was already kept. A v that is not within rec leaves the
+// index unusable.
+func (t *TopFields) Keep(rec []byte, f TopField, v []byte) {
+	if f >= numTopFields || t.spans[f].n != 0 || len(v) == 0 {
+		return
 	}
+	off := cap(rec) - cap(v)
+	if off < 0 || off+len(v) > len(rec) || &rec[off] != &v[0] || len(rec) > math.MaxUint32 {
+		t.spans[f].n = 0
+		t.Indexed = false
+		return
+	}
+	t.spans[f].off, t.spans[f].n = uint32(off), uint32(len(v))
 }
 
-// get returns the value of a top-level field, and whether the field is
-// one that TopFields holds.
-func (t *TopFields) get(name string) ([]byte, bool) {
-	switch name {
-	case "eventSource":
-		return t.EventSource, true
-	case "eventName":
-		return t.EventName, true
-	case "eventType":
-		return t.EventType, true
-	case "awsRegion":
-		return t.AWSRegion, true
-	case "recipientAccountId":
-		return t.RecipientAccountID, true
-	case "sourceIPAddress":
-		return t.SourceIPAddress, true
-	case "errorCode":
-		return t.ErrorCode, true
-	case "userIdentity":
-		return t.UserIdentity, true
-	case "requestParameters":
-		return t.RequestParameters, true
-	case "responseElements":
-		return t.ResponseElements, true
-	case "additionalEventData":
-		return t.AdditionalEventData, true
-	case "resources":
-		return t.Resources, true
-	case "readOnly":
-		return t.ReadOnly, true
-	case "userAgent":
-		return t.UserAgent, true
+// value returns field f's raw value in rec, or nil if absent.
+func (t *TopFields) value(rec []byte, f TopField) []byte {
+	sp := t.spans[f]
+	if sp.n == 0 {
+		return nil
 	}
-	return nil, false
+	return rec[sp.off : sp.off+sp.n : sp.off+sp.n]
 }
 
 // Present reports whether the record has a field at path, whatever its

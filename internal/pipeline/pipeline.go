@@ -218,7 +218,10 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 			}
 		}
 	}()
-	for range workers {
+	// Cutting payloads (gunzip, finding record boundaries) costs about
+	// half of what decoding and evaluating them does: half as many readers
+	// as workers keep the cores busy without making them take turns.
+	for range max(1, (workers+1)/2) {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
@@ -231,6 +234,8 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 				}
 			}
 		}()
+	}
+	for range workers {
 		decoders.Add(1)
 		go func() {
 			defer decoders.Done()

@@ -98,6 +98,24 @@ func newEnv() (*cel.Env, error) {
 // their size times the input's, and run without the cost tracker, which
 // would slow every step of every rule.
 func program(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
+	// Rules repeat expressions (has(event.source_ip) ? ...); programs are
+	// immutable and safe for concurrent use, so each is compiled once.
+	key := programKey{expr, want.String()}
+	if p, ok := programs.Load(key); ok {
+		return p.(cel.Program), nil
+	}
+	p, err := compileProgram(env, expr, want)
+	if err == nil {
+		programs.Store(key, p)
+	}
+	return p, err
+}
+
+type programKey struct{ expr, want string }
+
+var programs sync.Map // programKey -> cel.Program, compiled in sharedEnv
+
+func compileProgram(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
 		return nil, iss.Err()

@@ -23,8 +23,18 @@ import (
 //
 // The bytes must be valid JSON (the decoders validate every record).
 type jsonObject struct {
-	raw  []byte
-	full ref.Val // the decoded map, once needed
+	raw     []byte
+	members []jsonMember // indexed on first access
+	indexed bool
+	full    ref.Val // the decoded map, once needed
+}
+
+// jsonMember is one member of an indexed object: its key (unescaped), its
+// raw value, and the value converted once read.
+type jsonMember struct {
+	key []byte
+	raw []byte
+	val ref.Val
 }
 
 var (
@@ -66,19 +76,43 @@ func jsonValueOf(v []byte) ref.Val {
 }
 
 // Find implements traits.Mapper: the value of the first member named
-// key, as a lookup in the record finds it.
+// key, as a lookup in the record finds it. The object is scanned once; the
+// rules of an event share its record, so later reads of any member, by
+// any rule, find it in the index.
 func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
 	k, ok := key.(types.String)
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(key), false
 	}
-	it := jsonscan.NewTrustedObjectIter(o.raw)
-	for it.Next() {
-		if string(it.Key()) == string(k) {
-			return jsonValueOf(it.Value()), true
+	if !o.indexed {
+		o.index()
+	}
+	for i := range o.members {
+		m := &o.members[i]
+		if string(m.key) == string(k) {
+			if m.val == nil {
+				m.val = jsonValueOf(m.raw)
+			}
+			return m.val, true
 		}
 	}
 	return nil, false
+}
+
+func (o *jsonObject) index() {
+	o.indexed = true
+	it := jsonscan.NewTrustedObjectIter(o.raw)
+	for it.Next() {
+		k := it.Key()
+		if len(k) > 0 {
+			// An unescaped key is a slice of the object; an escaped one
+			// is in the iterator's buffer and must be copied.
+			if off := cap(o.raw) - cap(k); off < 0 || off >= len(o.raw) || &o.raw[off] != &k[0] {
+				k = append([]byte(nil), k...)
+			}
+		}
+		o.members = append(o.members, jsonMember{key: k, raw: it.Value()})
+	}
 }
 
 // Get implements traits.Indexer.
@@ -132,12 +166,11 @@ func (o *jsonObject) Iterator() traits.Iterator {
 
 // Size implements traits.Sizer.
 func (o *jsonObject) Size() ref.Val {
-	n := 0
-	it := jsonscan.NewTrustedObjectIter(o.raw)
-	for it.Next() {
-		n++
+	d := o.decoded() // duplicate keys count once, as decoded
+	if sz, ok := d.(traits.Sizer); ok {
+		return sz.Size()
 	}
-	return types.Int(n)
+	return d
 }
 
 // ConvertToNative implements ref.Val.

@@ -454,3 +454,28 @@ func mustCompile(t *testing.T, expr string) *cel.Ast {
 	}
 	return a
 }
+
+// TestThresholdMemoryIsBounded: a group that sees a long burst keeps a
+// bounded memory (times up to 4x the count, sums in 1/64-window buckets)
+// and raises once per window.
+func TestThresholdMemoryIsBounded(t *testing.T) {
+	count := parseOne(t, "id: t-burst\ntitle: t\nseverity: low\nmatch: {eventSource: [iam.amazonaws.com], eventName: [GetUser]}\nthreshold: {group_by: '\"g\"', count: 5, window: 10m}\n", Options{})
+	sum := parseOne(t, "id: t-bytes\ntitle: t\nseverity: low\nmatch: {eventSource: [iam.amazonaws.com], eventName: [GetUser]}\nthreshold: {group_by: '\"g\"', sum: '1', count: 1000000, window: 10m}\n", Options{})
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	raised := 0
+	for i := range 2000 {
+		ts := start.Add(time.Duration(i) * time.Second).Format(time.RFC3339Nano) // 2k events over 33 minutes
+		raw := []byte(`{"eventVersion":"1.09","eventTime":"` + ts + `","eventSource":"iam.amazonaws.com","eventName":"GetUser","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","userName":"alice"}}`)
+		raised += len(evalOne(t, count, raw))
+		evalOne(t, sum, raw)
+	}
+	if raised != 4 { // at 0:00, and after each 10-minute quiet period: 10:00, 20:00, 30:00
+		t.Errorf("count rule raised %d times over 33 minutes, want 4", raised)
+	}
+	if e, _ := count.thresholds.Get("g"); len(e.Times) > 20 {
+		t.Errorf("count rule keeps %d times", len(e.Times))
+	}
+	if e, _ := sum.thresholds.Get("g"); len(e.Amounts) > 2*64+4 {
+		t.Errorf("sum rule keeps %d buckets", len(e.Amounts))
+	}
+}

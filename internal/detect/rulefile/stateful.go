@@ -1,7 +1,6 @@
 package rulefile
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -109,27 +108,35 @@ func (r *Rule) Settle(_ context.Context, f detect.Finding) ([]detect.Finding, er
 	return []detect.Finding{f}, nil
 }
 
-// settleThreshold counts the group's events in a sliding window of event
-// time. Events may arrive out of order, so the window is not "the last
-// window before now" but any window that holds now: the group keeps what
-// lies within a window either side of now, and is raised when some window
-// holds enough.
+// settleThreshold counts the group's events in a window of event time.
+// Events may arrive out of order (log files overlap; Stratus writes newest
+// first), so the group keeps what lies within a window either side of the
+// event, and is raised when the window ending at the event, or the one
+// starting at it, holds enough. Once raised, the group stays quiet for a
+// window either side, and in that time only records what it sees: a burst
+// costs little however long it lasts.
+//
+// Memory per group is bounded: times are kept up to 4 times the count,
+// sums in buckets of 1/64 of the window, distinct values up to maxDistinct.
 func (r *Rule) settleThreshold(p pending, now time.Time, f *detect.Finding) bool {
 	th := r.spec.Threshold
 	e, ok := r.thresholds.Get(p.group)
 	if !ok {
 		e = &thresholdEntry{}
 	}
-	from, to := now.Add(-r.window), now.Add(r.window)
-	outside := func(t time.Time) bool { return t.Before(from) || t.After(to) }
+	w := r.window
+	from, to := now.Add(-w), now.Add(w)
+	quiet := !e.Alerted.IsZero() && absDur(now.Sub(e.Alerted)) < w
 	var n int
 	var total float64
 	switch {
 	case r.sum != nil:
-		e.Amounts = append(e.Amounts, amount{T: now, N: p.amount})
-		e.Amounts = slices.DeleteFunc(e.Amounts, func(a amount) bool { return outside(a.T) })
-		slices.SortStableFunc(e.Amounts, func(a, b amount) int { return a.T.Compare(b.T) })
-		total = maxWindowSum(e.Amounts, r.window)
+		width := max(w/64, time.Second)
+		e.Amounts = addAmount(e.Amounts, now.Truncate(width), p.amount)
+		e.Amounts = trimSorted(e.Amounts, from.Add(-width), to, func(a amount) time.Time { return a.T })
+		if !quiet {
+			total = max(sumIn(e.Amounts, from.Add(-width), now), sumIn(e.Amounts, now.Truncate(width), to))
+		}
 	case r.distinct != nil:
 		if e.Values == nil {
 			e.Values = map[string]time.Time{}
@@ -137,33 +144,49 @@ func (r *Rule) settleThreshold(p pending, now time.Time, f *detect.Finding) bool
 		for _, v := range p.distinct {
 			e.Values[v] = now // the sighting nearest to now
 		}
-		maps.DeleteFunc(e.Values, func(_ string, t time.Time) bool { return outside(t) })
-		if len(e.Values) > maxDistinct {
-			// A group that sees a flood of values has long been raised;
-			// keep the memory bounded by forgetting the farthest.
-			drop := slices.SortedFunc(maps.Keys(e.Values), func(a, b string) int {
-				return cmp.Compare(absDur(now.Sub(e.Values[b])), absDur(now.Sub(e.Values[a])))
-			})
-			for _, v := range drop[:len(e.Values)-maxDistinct] {
-				delete(e.Values, v)
+		if len(e.Values) >= th.Count && !quiet || len(e.Values) > maxDistinct {
+			maps.DeleteFunc(e.Values, func(_ string, t time.Time) bool { return t.Before(from) || t.After(to) })
+			for len(e.Values) > maxDistinct {
+				// A flood of values: forget the farthest from now.
+				var far string
+				var farD time.Duration = -1
+				for v, t := range e.Values {
+					if d := absDur(now.Sub(t)); d > farD {
+						far, farD = v, d
+					}
+				}
+				delete(e.Values, far)
 			}
+			var before, after int
+			for _, t := range e.Values {
+				if !t.After(now) {
+					before++
+				}
+				if !t.Before(now) {
+					after++
+				}
+			}
+			n = max(before, after)
 		}
-		n = maxWindowDistinct(e.Values, r.window)
 	default:
-		e.Times = append(e.Times, now)
-		e.Times = slices.DeleteFunc(e.Times, outside)
-		slices.SortFunc(e.Times, func(a, b time.Time) int { return a.Compare(b) })
+		i, _ := slices.BinarySearchFunc(e.Times, now, time.Time.Compare)
+		e.Times = slices.Insert(e.Times, i, now)
+		e.Times = trimSorted(e.Times, from, to, func(t time.Time) time.Time { return t })
 		if limit := 4 * th.Count; len(e.Times) > limit {
-			e.Times = e.Times[len(e.Times)-limit:]
+			// Keep the limit nearest to now.
+			i, _ := slices.BinarySearchFunc(e.Times, now, time.Time.Compare)
+			lo := min(max(0, i-limit/2), len(e.Times)-limit)
+			e.Times = slices.Clone(e.Times[lo : lo+limit])
 		}
-		n = maxWindowCount(e.Times, r.window)
+		if !quiet {
+			n = max(countIn(e.Times, from, now), countIn(e.Times, now, to))
+		}
 	}
 	reached := n >= th.Count
 	if r.sum != nil {
 		reached = total >= float64(th.Count)
 	}
-	// Once raised, the group stays quiet for a window either side.
-	fire := reached && (e.Alerted.IsZero() || absDur(now.Sub(e.Alerted)) >= r.window)
+	fire := reached && !quiet
 	if fire {
 		e.Alerted = now
 	}
@@ -187,37 +210,49 @@ func (r *Rule) settleThreshold(p pending, now time.Time, f *detect.Finding) bool
 // maxDistinct bounds the values a distinct-count group remembers.
 const maxDistinct = 10000
 
-// maxWindowCount is the most of the sorted times that fit in one window.
-func maxWindowCount(ts []time.Time, w time.Duration) int {
-	best, lo := 0, 0
-	for hi := range ts {
-		for ts[hi].Sub(ts[lo]) > w {
-			lo++
-		}
-		best = max(best, hi-lo+1)
+// addAmount adds n to the bucket starting at t in the sorted buckets.
+func addAmount(as []amount, t time.Time, n float64) []amount {
+	i, found := slices.BinarySearchFunc(as, t, func(a amount, t time.Time) int { return a.T.Compare(t) })
+	if found {
+		as[i].N += n
+		return as
 	}
-	return best
+	return slices.Insert(as, i, amount{T: t, N: n})
 }
 
-// maxWindowSum is the largest total of the sorted amounts in one window.
-func maxWindowSum(as []amount, w time.Duration) float64 {
-	var best, sum float64
-	lo := 0
-	for hi := range as {
-		sum += as[hi].N
-		for as[hi].T.Sub(as[lo].T) > w {
-			sum -= as[lo].N
-			lo++
-		}
-		best = max(best, sum)
+// trimSorted drops the elements of the time-sorted s outside [from, to].
+func trimSorted[E any](s []E, from, to time.Time, at func(E) time.Time) []E {
+	lo, _ := slices.BinarySearchFunc(s, from, func(e E, t time.Time) int { return at(e).Compare(t) })
+	hi, found := slices.BinarySearchFunc(s, to, func(e E, t time.Time) int { return at(e).Compare(t) })
+	for found && hi < len(s) && !at(s[hi]).After(to) {
+		hi++
 	}
-	return best
+	if lo == 0 && hi == len(s) {
+		return s
+	}
+	return slices.Clone(s[lo:hi])
 }
 
-// maxWindowDistinct is the most values whose times fit in one window.
-func maxWindowDistinct(vs map[string]time.Time, w time.Duration) int {
-	ts := slices.SortedFunc(maps.Values(vs), func(a, b time.Time) int { return a.Compare(b) })
-	return maxWindowCount(ts, w)
+// countIn counts the sorted times within [from, to].
+func countIn(ts []time.Time, from, to time.Time) int {
+	n := 0
+	for _, t := range ts {
+		if !t.Before(from) && !t.After(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// sumIn adds up the buckets starting within [from, to].
+func sumIn(as []amount, from, to time.Time) float64 {
+	var sum float64
+	for _, a := range as {
+		if !a.T.Before(from) && !a.T.After(to) {
+			sum += a.N
+		}
+	}
+	return sum
 }
 
 func absDur(d time.Duration) time.Duration {
