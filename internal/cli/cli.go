@@ -52,7 +52,9 @@ const mainUsage = `Vigil watches AWS for security events: public S3 buckets and 
 Usage:
   vigil scan [flags] PATH... | -   scan CloudTrail, GuardDuty, Access Analyzer
                                    and VPC Flow Logs files for alerts
-  vigil rules list                 list the built-in rules
+  vigil rules list [PATH...]       list the built-in rules and user rules
+  vigil rules test [PATH...]       run the rules' tests
+  vigil rules lint [PATH...]       check user rule files (Vigil and Sigma)
   vigil version                    print the version
 
 Run "vigil COMMAND -h" for a command's flags.

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/vigil-sec/vigil/internal/state"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -126,10 +128,11 @@ func TestExitCodes(t *testing.T) {
 		{"unknown rule", []string{"scan", "--rules-only", "aws-s3-nope", "../../samples"}, "", ExitError, "unknown rule id aws-s3-nope"},
 		{"unknown flag", []string{"scan", "--frobnicate", "../../samples"}, "", ExitError, "flag provided but not defined"},
 		{"help", []string{"scan", "-h"}, "", ExitOK, "Usage: vigil scan"},
-		{"clean scan", []string{"scan", "../../samples"}, "", ExitOK, "alerts:       9"},
+		{"clean scan", []string{"scan", "../../samples"}, "", ExitOK, "alerts:       14 (critical 3, high 6, medium 3, low 2)"},
 		{"fail-on reached", []string{"scan", "--fail-on", "high", "../../samples"}, "", ExitFindings, ""},
 		{"fail-on critical reached", []string{"scan", "--fail-on", "CRITICAL", "../../samples"}, "", ExitFindings, ""},
-		{"fail-on not reached", []string{"scan", "--fail-on", "critical", "../../samples/vpcflow", "../../samples/eventbridge/guardduty-finding.json"}, "", ExitOK, "alerts:       none"},
+		{"fail-on not reached", []string{"scan", "--fail-on", "critical", "../../samples/vpcflow", "../../samples/eventbridge/guardduty-finding.json"}, "", ExitOK, "alerts:       2 (low 2)"},
+		{"nothing to alert on", []string{"scan", "../../samples/access-analyzer/access-analyzer-finding-active.json", "--rules-only", "aws-s3-bucket-acl-public"}, "", ExitOK, "alerts:       none"},
 		{"flags after paths", []string{"scan", "../../samples/eventbridge", "--fail-on", "high"}, "", ExitFindings, ""},
 		{"missing path still scans the rest", []string{"scan", "no/such/dir", "../../samples"}, "", ExitError, "no such file or directory"},
 		{"truncated gzip", []string{"scan", bad}, "", ExitError, "unexpected EOF"},
@@ -138,7 +141,12 @@ func TestExitCodes(t *testing.T) {
 		{"unknown format is a note", []string{"scan", "../../testdata/aws/SOURCES.md"}, "", ExitOK, "note: skipped"},
 		{"version", []string{"version"}, "", ExitOK, ""},
 		{"rules list", []string{"rules", "list"}, "", ExitOK, ""},
-		{"rules without subcommand", []string{"rules"}, "", ExitError, "no subcommand"},
+		{"rules without subcommand", []string{"rules"}, "", ExitError, "rules: no command given"},
+		{"rules unknown subcommand", []string{"rules", "frob"}, "", ExitError, `rules: unknown command "frob"`},
+		{"user rules with mistakes", []string{"scan", "--rules", "testdata/rules-bad", "../../samples"}, "", ExitError, "condtion: unknown key"},
+		{"missing rules path", []string{"scan", "--rules", "no/such/rules", "../../samples"}, "", ExitError, "no/such/rules"},
+		{"missing config", []string{"scan", "--config", "no/such.yaml", "../../samples"}, "", ExitError, "no/such.yaml"},
+		{"rules-only names a user rule", []string{"scan", "--rules", "testdata/rules", "--rules-only", "acme-bucket-changes", "../../samples"}, "", ExitOK, "acme-bucket-changes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,15 +198,127 @@ func TestBadRecordsReported(t *testing.T) {
 }
 
 func TestRulesList(t *testing.T) {
-	_, stdout, _ := runCLI(t, "", "rules", "list", "--format", "json")
-	var metas []struct {
-		ID, Severity string
+	code, stdout, stderr := runCLI(t, "", "rules", "list", "--format", "json", "testdata/rules")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if err := json.Unmarshal([]byte(stdout), &metas); err != nil {
+	var rules []ruleInfo
+	if err := json.Unmarshal([]byte(stdout), &rules); err != nil {
 		t.Fatal(err)
 	}
-	if len(metas) != 7 || metas[0].ID != "aws-s3-bucket-acl-public" || metas[0].Severity != "high" {
-		t.Errorf("rules list = %+v", metas)
+	byID := map[string]ruleInfo{}
+	for _, r := range rules {
+		byID[r.ID] = r
+		if r.Origin == "built-in" && (r.Tests < 2 || r.Description == "" || len(r.Tags) == 0) {
+			t.Errorf("built-in rule %s: %d tests, description %q, tags %v", r.ID, r.Tests, r.Description, r.Tags)
+		}
+	}
+	if len(rules) < 60 {
+		t.Errorf("%d rules", len(rules))
+	}
+	for id, want := range map[string]ruleInfo{
+		"aws-s3-bucket-acl-public":                   {Severity: "high", Origin: "built-in", Index: "call"},
+		"aws-signin-impossible-travel":               {Severity: "high", Origin: "built-in", Stateful: true, Index: "call"},
+		"aws-signin-brute-force-user":                {Severity: "medium", Origin: "built-in", Stateful: true, Index: "call"},
+		"aws-root-api-call":                          {Severity: "high", Origin: "built-in", Stateful: true, Index: "kind"},
+		"aws-guardduty-finding":                      {Severity: "medium", Origin: "built-in", Stateful: true, Index: "kind"},
+		"acme-bucket-acl-from-abroad":                {Severity: "medium", Origin: "testdata/rules/acme.yaml", Index: "call"},
+		"acme-bucket-changes":                        {Severity: "low", Origin: "testdata/rules/acme.yaml", Stateful: true, Index: "source"},
+		"sigma-6f1c1c2e-8d3a-4b7e-9a65-2f7a3f0b5c11": {Severity: "medium", Origin: "sigma:testdata/rules/sigma-s3-acl.yml", Index: "source"},
+	} {
+		got, ok := byID[id]
+		if !ok || got.Severity != want.Severity || got.Origin != want.Origin || got.Stateful != want.Stateful || got.Index != want.Index {
+			t.Errorf("%s: %+v, want %+v", id, got, want)
+		}
+	}
+	_, text, _ := runCLI(t, "", "rules", "list")
+	if !strings.HasPrefix(text, "ID ") || !strings.Contains(text, "aws-root-access-key-created") {
+		t.Errorf("text list:\n%s", text)
+	}
+}
+
+// TestRulesTest runs every built-in rule's tests through the command a
+// user runs, and shows a failing user test with its file and line.
+func TestRulesTest(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "", "rules", "test")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "FAIL") || !strings.Contains(stdout, "ok  aws-s3-bucket-acl-public") || strings.Contains(stdout, "without tests") {
+		t.Errorf("output:\n%s", stdout)
+	}
+	m := regexp.MustCompile(`(\d+) tests of (\d+) rules: (\d+) passed, 0 failed`).FindStringSubmatch(stdout)
+	if m == nil || m[1] != m[3] || len(strings.Split(strings.TrimSpace(stdout), "\n")) < 300 {
+		t.Errorf("summary: %v\n%s", m, stdout[max(0, len(stdout)-300):])
+	}
+
+	code, stdout, _ = runCLI(t, "", "rules", "test", "-q", "--run", "^acme-", "testdata/rules", "testdata/rules-failing")
+	if code != ExitFindings {
+		t.Errorf("exit %d, want 1", code)
+	}
+	want := "FAIL  acme-wrong-expectation  this expectation is wrong on purpose  testdata/rules-failing/failing.yaml:13: expected an alert, got none"
+	if !strings.Contains(stdout, want) || strings.Contains(stdout, "ok ") || !strings.Contains(stdout, "6 tests of 3 rules: 5 passed, 1 failed") {
+		t.Errorf("output:\n%s\nwant %q", stdout, want)
+	}
+}
+
+// TestRulesLint reports every mistake with its file and line, says which
+// Sigma rules do not load and why, and fails only on mistakes.
+func TestRulesLint(t *testing.T) {
+	code, stdout, _ := runCLI(t, "", "rules", "lint", "testdata/rules-bad", "testdata/rules")
+	if code != ExitFindings {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"error: testdata/rules-bad/typo.yaml:5: condtion: unknown key (did you mean condition?)",
+		"error: testdata/rules-bad/bad-cel.yaml:5: condition: ERROR: <input>:1:20: Syntax error",
+		"skipped: testdata/rules-bad/sigma-other-logsource.yml:5:5: unsupported: logsource product \"windows\"",
+		"5 files read: 3 rules loaded (1 Sigma), 2 errors, 1 Sigma rule skipped",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("lint output lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runCLI(t, "", "rules", "lint", "-v", "testdata/rules")
+	if code != ExitOK || !strings.Contains(stdout, "ok: testdata/rules/acme.yaml: acme-bucket-changes") ||
+		!strings.Contains(stdout, "note: testdata/rules/acme.yaml: rule acme-bucket-changes does not pin eventName to exact values") {
+		t.Errorf("exit %d:\n%s", code, stdout)
+	}
+}
+
+// TestScanWithUserRulesConfigAndState: user rules (Vigil and Sigma) run
+// beside the built-ins, GeoIP from the configuration enriches events, and
+// what stateful rules learn survives a restart, so a second run over the
+// same logs does not repeat the alerts the first raised.
+func TestScanWithUserRulesConfigAndState(t *testing.T) {
+	statePath := filepath.Join(t.TempDir(), "state.db")
+	args := []string{"scan", "--format", "json", "--config", "testdata/geo.yaml", "--state", statePath, "--rules", "testdata/rules", "../../samples"}
+	code, stdout, stderr := runCLI(t, "", args...)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	count := func(out, rule string) int { return strings.Count(out, `"rule":"`+rule+`"`) }
+	if n := count(stdout, "acme-bucket-acl-from-abroad"); n != 2 || !strings.Contains(stdout, "Bucket ACL changed from GB by") {
+		t.Errorf("GeoIP rule raised %d alerts:\n%s", n, stdout)
+	}
+	if count(stdout, "sigma-6f1c1c2e-8d3a-4b7e-9a65-2f7a3f0b5c11") != 3 || count(stdout, "acme-bucket-changes") != 1 || count(stdout, "aws-s3-bucket-acl-public") != 3 {
+		t.Errorf("alerts:\n%s", stdout)
+	}
+	_, again, _ := runCLI(t, "", args...)
+	if n := count(again, "acme-bucket-changes"); n != 0 {
+		t.Errorf("after a restart the dedup rule raised %d alerts, want 0 (it remembers the last hour)", n)
+	}
+	if count(again, "aws-s3-bucket-acl-public") != 3 {
+		t.Errorf("stateless rules must still raise their alerts:\n%s", again)
+	}
+	// Two scans cannot share one state file at once.
+	lock, err := state.Open(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if code, _, stderr := runCLI(t, "", args...); code != ExitError || !strings.Contains(stderr, "state") {
+		t.Errorf("a locked state file: exit %d, %s", code, stderr)
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/vigil-sec/vigil/internal/decode"
 	"github.com/vigil-sec/vigil/internal/detect"
 	"github.com/vigil-sec/vigil/internal/pipeline"
-	"github.com/vigil-sec/vigil/internal/rules"
 	"github.com/vigil-sec/vigil/internal/source"
 )
 
@@ -36,6 +35,7 @@ Flags:
 `
 
 type scanFlags struct {
+	ruleFlags
 	format    string
 	failOn    string
 	rulesOnly string
@@ -45,13 +45,14 @@ type scanFlags struct {
 	verbose   bool
 }
 
-func scanCommand(ctx context.Context, args []string, env Env) error {
+func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 	fs := flag.NewFlagSet("vigil scan", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	var f scanFlags
 	fs.StringVar(&f.format, "format", "", "output `format`: text or json (JSON Lines); default text on a terminal, json otherwise")
 	fs.StringVar(&f.failOn, "fail-on", "", "exit with status 1 if an alert of this `severity` or higher is raised (info, low, medium, high, critical)")
 	fs.StringVar(&f.rulesOnly, "rules-only", "", "run only these rule `ids` (comma-separated)")
+	f.ruleFlags.register(fs, true)
 	fs.IntVar(&f.workers, "workers", 0, "decoding `goroutines` (default: one per CPU)")
 	fs.IntVar(&f.maxErrors, "max-errors", 50, "show at most `n` bad records individually (all are counted)")
 	fs.BoolVar(&f.progress, "progress", true, "show progress on a terminal")
@@ -94,7 +95,19 @@ func scanCommand(ctx context.Context, args []string, env Env) error {
 			return usagef("scan: --rules-only names no rule")
 		}
 	}
-	ruleSet, err := selectRules(rules.All(), ids)
+	setup, err := newSetup(f.ruleFlags, nil, true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := setup.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if err := setup.rules.Errors(); err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
+	ruleSet, err := selectRules(setup.rules.Rules, ids)
 	if err != nil {
 		return err
 	}
@@ -104,11 +117,14 @@ func scanCommand(ctx context.Context, args []string, env Env) error {
 	}
 
 	out := newScanOutput(env, f, failOn)
+	if n := len(setup.rules.Skipped); n > 0 {
+		out.errorf("%s not loaded: they need what Vigil does not support (see vigil rules lint)", plural(n, "Sigma rule"))
+	}
 	inputs, pathErrs := source.Files(paths, env.Stdin)
 	for _, e := range pathErrs {
 		out.errorf("%v", e)
 	}
-	p := pipeline.New(engine, pipeline.Options{Workers: f.workers})
+	p := pipeline.New(engine, pipeline.Options{Workers: f.workers, Enrich: setup.enrich})
 	stop := func() {}
 	if f.progress && isTerminal(env.Stderr) {
 		stop = out.startProgress(p, len(inputs))

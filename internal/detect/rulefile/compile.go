@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"github.com/google/cel-go/cel"
@@ -682,9 +683,60 @@ func usesRecord(expr string) bool { return recordRef.MatchString(expr) }
 
 // staticTitle is the catalogue title: the template with its actions
 // removed.
-func staticTitle(t string) string {
-	re := regexp.MustCompile(`\s*\{\{[^}]*\}\}\s*`)
-	return strings.TrimSpace(re.ReplaceAllString(t, " "))
+// staticTitle is a title template as a fixed text, for listings and as
+// the fallback when the template cannot be executed on an event: each
+// value it prints becomes {name} (the last part of its field), and
+// conditional parts become "…".
+func staticTitle(src string) string {
+	t, err := template.New("t").Funcs(templateFuncs).Parse(src)
+	if err != nil || t.Tree == nil {
+		re := regexp.MustCompile(`\{\{[^}]*\}\}`)
+		return strings.Join(strings.Fields(re.ReplaceAllString(src, "…")), " ")
+	}
+	var b strings.Builder
+	for _, n := range t.Root.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			b.Write(n.Text)
+		case *parse.ActionNode:
+			b.WriteString(placeholder(n.Pipe))
+		default:
+			b.WriteString("…")
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// placeholder names the value a template action prints: the last field
+// it reads.
+func placeholder(p *parse.PipeNode) string {
+	name := ""
+	var visit func(n parse.Node)
+	visit = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.FieldNode:
+			name = n.Ident[len(n.Ident)-1]
+		case *parse.VariableNode:
+			name = n.Ident[len(n.Ident)-1]
+		case *parse.ChainNode:
+			if len(n.Field) > 0 {
+				name = n.Field[len(n.Field)-1]
+			}
+		case *parse.PipeNode:
+			for _, c := range n.Cmds {
+				visit(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				visit(a)
+			}
+		}
+	}
+	visit(p)
+	if name == "" || name == "$" {
+		return "…"
+	}
+	return "{" + name + "}"
 }
 
 var templateFuncs = template.FuncMap{

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/vigil-sec/vigil/internal/config"
+	"github.com/vigil-sec/vigil/internal/detect/rulefile"
+	"github.com/vigil-sec/vigil/internal/enrich"
+	"github.com/vigil-sec/vigil/internal/pipeline"
+	"github.com/vigil-sec/vigil/internal/ruleset"
+	"github.com/vigil-sec/vigil/internal/state"
+)
+
+// ruleFlags are the flags that say which rules run and with what: the
+// configuration file, user rules and the state file.
+type ruleFlags struct {
+	config string
+	rules  []string
+	state  string
+}
+
+func (f *ruleFlags) register(fs *flag.FlagSet, withState bool) {
+	fs.StringVar(&f.config, "config", "", "configuration `file` (accounts, networks, GeoIP databases, rules, state)")
+	fs.Func("rules", "load user rules from this `path` (a file or directory of Vigil or Sigma rules; repeatable, or comma-separated)", func(s string) error {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				f.rules = append(f.rules, p)
+			}
+		}
+		return nil
+	})
+	if withState {
+		fs.StringVar(&f.state, "state", "", "keep what stateful rules learn in this `file`, across runs (default: the configuration's state, else memory only)")
+	}
+}
+
+// setup is what a run needs besides its inputs: configuration, rules,
+// state and enrichment. Close releases it.
+type setup struct {
+	cfg    *config.Config
+	store  *state.Store
+	rules  *ruleset.Set
+	enrich pipeline.Enricher
+	geo    *enrich.GeoIP
+}
+
+// newSetup loads the configuration, opens the state and the GeoIP
+// databases, and loads the built-in and user rules (paths beside the
+// configuration's). Rule files with mistakes are an error; Sigma rules
+// Vigil cannot run are not (they are in rules.Skipped).
+func newSetup(f ruleFlags, paths []string, persistent bool) (*setup, error) {
+	s := &setup{cfg: &config.Config{}}
+	if f.config != "" {
+		cfg, err := config.Load(f.config)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg = cfg
+	}
+	statePath := s.cfg.State
+	if f.state != "" {
+		statePath = f.state
+	}
+	if !persistent {
+		statePath = ""
+	}
+	var err error
+	if s.store, err = state.Open(statePath); err != nil {
+		return nil, err
+	}
+	if g := s.cfg.GeoIP; g.City != "" || g.Country != "" || g.ASN != "" {
+		place := g.City
+		if place == "" {
+			place = g.Country
+		}
+		if s.geo, err = enrich.OpenGeoIP(place, g.ASN); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.enrich = s.geo
+	}
+	all := append(append(append([]string(nil), s.cfg.Rules...), f.rules...), paths...)
+	if s.rules, err = ruleset.Load(all, rulefile.Options{Config: s.cfg, State: s.store}); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close saves the state and closes the databases.
+func (s *setup) Close() error {
+	var errs []error
+	if s.geo != nil {
+		errs = append(errs, s.geo.Close())
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("save state: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
