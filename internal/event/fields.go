@@ -115,6 +115,15 @@ func (t *TopFields) Keep(rec []byte, f TopField, v []byte) {
 	t.spans[f].off, t.spans[f].n = uint32(off), uint32(len(v))
 }
 
+// TopValue returns the raw JSON of an indexed top-level field of the
+// record, or nil when the record lacks it or is not indexed.
+func (e *Event) TopValue(f TopField) []byte {
+	if !e.Top.Indexed || f >= numTopFields {
+		return nil
+	}
+	return e.Top.value(e.Record, f)
+}
+
 // value returns field f's raw value in rec, or nil if absent.
 func (t *TopFields) value(rec []byte, f TopField) []byte {
 	sp := t.spans[f]

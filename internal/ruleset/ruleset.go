@@ -11,9 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/vigil-sec/vigil/internal/detect"
 	"github.com/vigil-sec/vigil/internal/detect/rulefile"
@@ -57,8 +59,27 @@ func Load(paths []string, opts rulefile.Options) (*Set, error) {
 		return nil, err
 	}
 	s.Files = len(files)
-	for _, f := range files {
-		s.loadFile(f, opts)
+	// Compiling is most of loading: read the files in parallel, then add
+	// their rules in file order, so ids and problems come out the same
+	// every time.
+	loaded := make([]loadedFile, len(files))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, f := range files {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			loaded[i] = loadFile(f, opts)
+		})
+	}
+	wg.Wait()
+	for _, l := range loaded {
+		for _, r := range l.rules {
+			s.add(r, l.origin)
+		}
+		s.Suites = append(s.Suites, l.suites...)
+		s.Problems = append(s.Problems, l.problems...)
+		s.Skipped = append(s.Skipped, l.skipped...)
 	}
 	for _, su := range s.Suites {
 		if _, ok := s.Origin[su.For]; !ok {
@@ -158,40 +179,51 @@ func (s *Set) add(r detect.Rule, origin string) bool {
 	return true
 }
 
+// loadedFile is what one rule file gave.
+type loadedFile struct {
+	origin            string
+	rules             []detect.Rule
+	suites            []*rulefile.Suite
+	problems, skipped []error
+}
+
 // loadFile loads one file as Sigma or as Vigil rules, by its content.
-func (s *Set) loadFile(path string, opts rulefile.Options) {
+func loadFile(path string, opts rulefile.Options) (l loadedFile) {
+	l.origin = path
 	src, err := os.ReadFile(path)
 	if err != nil {
-		s.Problems = append(s.Problems, err)
-		return
+		l.problems = append(l.problems, err)
+		return l
 	}
 	if IsSigma(src) {
 		sr, err := sigma.Parse(path, src)
 		if err == nil {
 			var r *SigmaRule
 			if r, err = NewSigmaRule(sr); err == nil {
-				s.add(r, "sigma:"+path)
-				return
+				l.origin = "sigma:" + path
+				l.rules = append(l.rules, r)
+				return l
 			}
 			err = fmt.Errorf("%s: %w", path, err)
 		}
 		if errors.Is(err, sigma.ErrUnsupported) {
-			s.Skipped = append(s.Skipped, err)
+			l.skipped = append(l.skipped, err)
 		} else {
-			s.Problems = append(s.Problems, err)
+			l.problems = append(l.problems, err)
 		}
-		return
+		return l
 	}
 	opts.Origin = path
 	f, err := rulefile.ParseFile(path, src, opts)
 	if err != nil {
-		s.Problems = append(s.Problems, err)
-		return
+		l.problems = append(l.problems, err)
+		return l
 	}
 	for _, r := range f.Rules {
-		s.add(r, path)
+		l.rules = append(l.rules, r)
 	}
-	s.Suites = append(s.Suites, f.Suites...)
+	l.suites = f.Suites
+	return l
 }
 
 // IsSigma reports whether a YAML file is a Sigma rule: it has top-level

@@ -44,48 +44,19 @@ func newEnv() (*cel.Env, error) {
 			cel.Overload("in_cidr_string_string", []*cel.Type{str, str}, cel.BoolType, cel.BinaryBinding(inCIDR)),
 			cel.Overload("in_cidr_string_list", []*cel.Type{str, list}, cel.BoolType, cel.BinaryBinding(inCIDR))),
 		cel.Function("is_private_ip",
-			cel.Overload("is_private_ip_string", []*cel.Type{str}, cel.BoolType, cel.UnaryBinding(func(v ref.Val) ref.Val {
-				a, ok := addr(v)
-				return types.Bool(ok && isPrivate(a))
-			}))),
+			cel.Overload("is_private_ip_string", []*cel.Type{str}, cel.BoolType, cel.UnaryBinding(isPrivateIPVal))),
 		cel.Function("is_public_ip",
-			cel.Overload("is_public_ip_string", []*cel.Type{str}, cel.BoolType, cel.UnaryBinding(func(v ref.Val) ref.Val {
-				a, ok := addr(v)
-				return types.Bool(ok && a.IsGlobalUnicast() && !isPrivate(a))
-			}))),
+			cel.Overload("is_public_ip_string", []*cel.Type{str}, cel.BoolType, cel.UnaryBinding(isPublicIPVal))),
 		cel.Function("glob",
-			cel.Overload("glob_string_string", []*cel.Type{str, str}, cel.BoolType, cel.BinaryBinding(func(s, p ref.Val) ref.Val {
-				return types.Bool(iampolicy.MatchGlob(fmt.Sprint(p.Value()), fmt.Sprint(s.Value())))
-			}))),
+			cel.Overload("glob_string_string", []*cel.Type{str, str}, cel.BoolType, cel.BinaryBinding(globVal))),
 		cel.Function("guardduty_band",
-			cel.Overload("guardduty_band_double", []*cel.Type{cel.DoubleType}, str, cel.UnaryBinding(func(v ref.Val) ref.Val {
-				f, _ := v.Value().(float64)
-				return types.String(strings.ToLower(string(guardduty.BandOf(f))))
-			}))),
+			cel.Overload("guardduty_band_double", []*cel.Type{cel.DoubleType}, str, cel.UnaryBinding(guarddutyBandVal))),
 		cel.Function("policy_admin",
-			cel.Overload("policy_admin_dyn", []*cel.Type{dyn}, cel.BoolType, cel.UnaryBinding(func(v ref.Val) ref.Val {
-				doc, err := policyOf(v)
-				if err != nil {
-					return types.Bool(false)
-				}
-				return types.Bool(iampolicy.GrantsAll(doc))
-			}))),
+			cel.Overload("policy_admin_dyn", []*cel.Type{dyn}, cel.BoolType, cel.UnaryBinding(policyAdminVal))),
 		cel.Function("policy_public",
-			cel.Overload("policy_public_dyn", []*cel.Type{dyn}, cel.BoolType, cel.UnaryBinding(func(v ref.Val) ref.Val {
-				doc, err := policyOf(v)
-				if err != nil {
-					return types.Bool(false)
-				}
-				return types.Bool(iampolicy.IsPublic(doc, iampolicy.BucketPolicy).Public)
-			}))),
+			cel.Overload("policy_public_dyn", []*cel.Type{dyn}, cel.BoolType, cel.UnaryBinding(policyPublicVal))),
 		cel.Function("policy_accounts",
-			cel.Overload("policy_accounts_dyn", []*cel.Type{dyn}, cel.ListType(str), cel.UnaryBinding(func(v ref.Val) ref.Val {
-				doc, err := policyOf(v)
-				if err != nil {
-					return types.NewStringList(types.DefaultTypeAdapter, nil)
-				}
-				return types.NewStringList(types.DefaultTypeAdapter, iampolicy.AllowedAccounts(doc))
-			}))),
+			cel.Overload("policy_accounts_dyn", []*cel.Type{dyn}, cel.ListType(str), cel.UnaryBinding(policyAccountsVal))),
 	)
 }
 
@@ -127,7 +98,14 @@ func compileProgram(env *cel.Env, expr string, want *cel.Type) (cel.Program, err
 	if loops(ast) {
 		opts = append(opts, cel.CostLimit(celCostLimit))
 	}
-	return env.Program(ast, opts...)
+	prg, err := env.Program(ast, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if fast := compileFast(ast); fast != nil {
+		return &fastProgram{Program: prg, fast: fast}, nil
+	}
+	return prg, nil
 }
 
 // loops reports whether a compiled expression holds a comprehension.
@@ -137,15 +115,58 @@ func loops(a *cel.Ast) bool {
 }
 
 func addr(v ref.Val) (netip.Addr, bool) {
-	s, ok := v.Value().(string)
+	s, ok := v.(types.String) // not Value(): that boxes the string
 	if !ok {
 		return netip.Addr{}, false
 	}
-	a, err := netip.ParseAddr(s)
+	a, err := netip.ParseAddr(string(s))
 	return a.Unmap(), err == nil
 }
 
 // inCIDR reports whether the address is in the CIDR or any of the list.
+func isPrivateIPVal(v ref.Val) ref.Val {
+	a, ok := addr(v)
+	return types.Bool(ok && isPrivate(a))
+}
+
+func isPublicIPVal(v ref.Val) ref.Val {
+	a, ok := addr(v)
+	return types.Bool(ok && a.IsGlobalUnicast() && !isPrivate(a))
+}
+
+func globVal(s, p ref.Val) ref.Val {
+	return types.Bool(iampolicy.MatchGlob(fmt.Sprint(p.Value()), fmt.Sprint(s.Value())))
+}
+
+func guarddutyBandVal(v ref.Val) ref.Val {
+	f, _ := v.Value().(float64)
+	return types.String(strings.ToLower(string(guardduty.BandOf(f))))
+}
+
+func policyAdminVal(v ref.Val) ref.Val {
+	doc, err := policyOf(v)
+	if err != nil {
+		return types.Bool(false)
+	}
+	return types.Bool(iampolicy.GrantsAll(doc))
+}
+
+func policyPublicVal(v ref.Val) ref.Val {
+	doc, err := policyOf(v)
+	if err != nil {
+		return types.Bool(false)
+	}
+	return types.Bool(iampolicy.IsPublic(doc, iampolicy.BucketPolicy).Public)
+}
+
+func policyAccountsVal(v ref.Val) ref.Val {
+	doc, err := policyOf(v)
+	if err != nil {
+		return types.NewStringList(types.DefaultTypeAdapter, nil)
+	}
+	return types.NewStringList(types.DefaultTypeAdapter, iampolicy.AllowedAccounts(doc))
+}
+
 func inCIDR(ipv, cidrs ref.Val) ref.Val {
 	a, ok := addr(ipv)
 	if !ok {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 	"time"
@@ -57,6 +58,7 @@ type Rule struct {
 	keys     []detect.Key
 	kinds    []event.Kind
 	pat      *pattern.Pattern
+	fast     *callPattern // pat split into the call it names and the rest
 	envelope bool
 
 	cond        cel.Program
@@ -76,6 +78,7 @@ type Rule struct {
 	title       *template.Template
 	allow       allowList
 	cfg         map[string]any
+	cfgSrc      *config.Config
 
 	testLines []int
 
@@ -99,11 +102,11 @@ func compile(sp Spec, file string, node *yaml.Node, opts Options) (*Rule, error)
 		return nil, err
 	}
 	r := &Rule{spec: sp, file: file, line: node.Line, origin: opts.Origin}
-	cfg := opts.Config
-	if cfg == nil {
-		cfg = &config.Config{}
+	r.cfgSrc = opts.Config
+	if r.cfgSrc == nil {
+		r.cfgSrc = emptyConfig
 	}
-	r.cfg = cfg.CEL()
+	r.cfg = celConfig(r.cfgSrc)
 	var errs []error
 	bad := func(key string, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", file, lineOfKey(node, key), key, fmt.Sprintf(format, args...)))
@@ -151,6 +154,9 @@ func compile(sp Spec, file string, node *yaml.Node, opts Options) (*Rule, error)
 		bad("match", "%v", err)
 	} else {
 		r.envelope = isEnvelope(src)
+		if !r.envelope {
+			r.fast = splitCallPattern(src)
+		}
 	}
 
 	compileExpr := func(key, expr string, want *cel.Type) cel.Program {
@@ -313,10 +319,10 @@ func (r *Rule) Stateful() bool { return r.groupBy != nil || r.entity != nil || r
 
 // vars are the CEL inputs of one event.
 type vars struct {
-	ev    *event.Event
-	view  *eventView // the normalised event for CEL, shared by the event's rules
-	needs bool       // the rule reads the record
-	cfg   map[string]any
+	ev     *event.Event
+	view   *eventView // the normalised event for CEL
+	cfg    map[string]any
+	cfgSrc *config.Config
 }
 
 // Keys of what rules derive from an event and share (event.Memo).
@@ -329,9 +335,41 @@ const (
 	recordViewKey
 )
 
+// vars returns the CEL inputs of ev, shared by the rules evaluating it
+// (rules compiled with another configuration get their own).
 func (r *Rule) vars(ev *event.Event) *vars {
-	view := ev.Memo(viewKey, func() any { return &eventView{ev: ev} }).(*eventView)
-	return &vars{ev: ev, view: view, needs: r.needRecord}
+	v := ev.Memo(viewKey, func() any {
+		return &vars{ev: ev, view: &eventView{ev: ev}, cfg: r.cfg, cfgSrc: r.cfgSrc}
+	}).(*vars)
+	if v.cfgSrc != r.cfgSrc {
+		return &vars{ev: ev, view: v.view, cfg: r.cfg, cfgSrc: r.cfgSrc}
+	}
+	return v
+}
+
+// cfgVal is the configuration as a CEL value, made once per configuration.
+func (v *vars) cfgVal() ref.Val {
+	if m, ok := celConfigVals.Load(v.cfgSrc); ok {
+		return m.(ref.Val)
+	}
+	m, _ := celConfigVals.LoadOrStore(v.cfgSrc, types.DefaultTypeAdapter.NativeToValue(v.cfg))
+	return m.(ref.Val)
+}
+
+var celConfigVals sync.Map // *config.Config -> ref.Val
+
+// emptyConfig stands for no configuration.
+var emptyConfig = &config.Config{}
+
+// celConfigs holds each configuration's CEL view, made once.
+var celConfigs sync.Map // *config.Config -> map[string]any
+
+func celConfig(c *config.Config) map[string]any {
+	if m, ok := celConfigs.Load(c); ok {
+		return m.(map[string]any)
+	}
+	m, _ := celConfigs.LoadOrStore(c, c.CEL())
+	return m.(map[string]any)
 }
 
 // fields is the whole normalised event, for title templates.
@@ -343,9 +381,6 @@ func (v *vars) fields() map[string]any {
 // the fields an expression reads (see jsonObject). Flow records, which are
 // text, are their normalised fields.
 func (v *vars) record() any {
-	if !v.needs {
-		return nil
-	}
 	if v.ev.Kind == event.KindFlowLog {
 		return v.view.Get(types.String("flow"))
 	}
@@ -355,9 +390,6 @@ func (v *vars) record() any {
 // recordTree is the whole record decoded into maps and lists, for title
 // templates; it is made once per event, and only for raised alerts.
 func (v *vars) recordTree() any {
-	if !v.needs {
-		return nil
-	}
 	if v.ev.Kind == event.KindFlowLog {
 		return v.fields()["flow"]
 	}
@@ -370,12 +402,9 @@ func (v *vars) recordTree() any {
 	})
 }
 
-// activation makes v the CEL activation of the rule's expressions: event,
+// activation is v as the CEL activation of the rule's expressions: event,
 // record (read lazily) and config.
-func (v *vars) activation(cfg map[string]any) interpreter.Activation {
-	v.cfg = cfg
-	return v
-}
+func (v *vars) activation() interpreter.Activation { return v }
 
 // ResolveName implements interpreter.Activation.
 func (v *vars) ResolveName(name string) (any, bool) {
@@ -412,14 +441,27 @@ func (r *Rule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error
 	if r.envelope {
 		doc = event.Envelope{E: ev}
 	}
-	if !r.pat.Match(doc) {
+	if r.fast != nil && ev.Top.Indexed {
+		switch r.fast.matchCall(ev) {
+		case callNo:
+			return nil, nil
+		case callYes:
+			if r.fast.rest != nil && !r.fast.rest.Match(doc) {
+				return nil, nil
+			}
+		default:
+			if !r.pat.Match(doc) {
+				return nil, nil
+			}
+		}
+	} else if !r.pat.Match(doc) {
 		return nil, nil
 	}
 	if r.allow.allows(ev) {
 		return nil, nil
 	}
 	v := r.vars(ev)
-	act := v.activation(r.cfg)
+	act := v.activation()
 	if r.cond != nil {
 		ok, err := evalBool(r.cond, act)
 		if err != nil || !ok {

@@ -101,6 +101,7 @@ func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
 
 func (o *jsonObject) index() {
 	o.indexed = true
+	o.members = make([]jsonMember, 0, 16)
 	it := jsonscan.NewTrustedObjectIter(o.raw)
 	for it.Next() {
 		k := it.Key()
@@ -304,6 +305,12 @@ type lazyMap struct {
 	get  func(string) (any, bool)
 	all  func() map[string]any
 	full ref.Val
+	read []lazyField // fields read so far: the event's rules read the same few
+}
+
+type lazyField struct {
+	key string
+	val ref.Val // nil: absent
 }
 
 var _ traits.Mapper = (*lazyMap)(nil)
@@ -314,11 +321,17 @@ func (m *lazyMap) Find(key ref.Val) (ref.Val, bool) {
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(key), false
 	}
-	v, found := m.get(string(k))
-	if !found {
-		return nil, false
+	for _, f := range m.read {
+		if f.key == string(k) {
+			return f.val, f.val != nil
+		}
 	}
-	return types.DefaultTypeAdapter.NativeToValue(v), true
+	var rv ref.Val
+	if v, found := m.get(string(k)); found {
+		rv = types.DefaultTypeAdapter.NativeToValue(v)
+	}
+	m.read = append(m.read, lazyField{string(k), rv})
+	return rv, rv != nil
 }
 
 // Get implements traits.Indexer.

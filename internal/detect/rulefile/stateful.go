@@ -102,7 +102,7 @@ func (r *Rule) Settle(_ context.Context, f detect.Finding) ([]detect.Finding, er
 		}
 		r.dedups.Put(p.dedupKey, &dedupEntry{Last: now})
 	}
-	if err := r.finish(&f, p.vars, p.vars.activation(r.cfg)); err != nil {
+	if err := r.finish(&f, p.vars, p.vars.activation()); err != nil {
 		return nil, err
 	}
 	return []detect.Finding{f}, nil

@@ -1,0 +1,184 @@
+package rulefile
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"gopkg.in/yaml.v3"
+
+	"github.com/vigil-sec/vigil/internal/config"
+	"github.com/vigil-sec/vigil/internal/event"
+)
+
+// catalogueExprs returns every CEL expression of the built-in catalogue.
+func catalogueExprs(t *testing.T) []string {
+	t.Helper()
+	paths, _ := filepath.Glob("../../rules/catalog/*.yaml")
+	var out []string
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(f)
+		for {
+			var sp Spec
+			if dec.Decode(&sp) != nil {
+				break
+			}
+			for _, e := range []string{sp.Condition, sp.SeverityExpr, sp.Resource} {
+				if e != "" {
+					out = append(out, e)
+				}
+			}
+			for _, e := range sp.Details {
+				out = append(out, e)
+			}
+			if th := sp.Threshold; th != nil {
+				out = append(out, th.GroupBy, th.Distinct, th.Sum)
+			}
+			if fs := sp.FirstSeen; fs != nil {
+				out = append(out, fs.Entity, fs.Value)
+			}
+			if d := sp.Dedup; d != nil {
+				out = append(out, d.Key)
+			}
+		}
+		f.Close()
+	}
+	if len(out) < 200 {
+		t.Fatalf("only %d catalogue expressions", len(out))
+	}
+	return out
+}
+
+// TestFastExprAgreesWithCEL evaluates every expression the fast path
+// takes both ways, on real events of every kind and on awkward ones, and
+// requires the same value, or an error of the same kind (a missing field,
+// which makes a condition false, or another, which is a rule error).
+func TestFastExprAgreesWithCEL(t *testing.T) {
+	exprs := append(catalogueExprs(t),
+		`has(event.geo.country)`, `!has(event.geo.country)`, `event.geo.country == "SE"`,
+		`event.actor.type == "IAMUser" || event.nope`, `event.nope || event.actor.type == "IAMUser"`,
+		`event.nope && false`, `false && event.nope`, `true && event.nope`, `event.nope || true`,
+		`!event.nope`, `!event.action`, `event.action && true`, `event.action || false`,
+		`event.action == 1`, `event.action != 1`, `event.nope == "x"`, `event.nope != "x"`, `null == event.nope`,
+		`record.requestParameters == null`, `record.requestParameters != null`, `record.errorCode == null`,
+		`record.eventVersion == "1.08"`, `record.readOnly == true`, `record.readOnly == "true"`,
+		`event.action in ["AssumeRole", "GetUser"]`, `"AssumeRole" in event.action`, `event.nope in [1]`,
+		`"type" in event.actor`, `"nope" in event.actor`, `event.action.startsWith("Get")`, `event.time.startsWith("2")`,
+		`event.action + "/" + event.service`, `event.action + 1`, `1 + 2 == 3`, `event.actor.name.contains("a")`,
+		`is_private_ip(event.source_ip)`, `is_private_ip(event.time)`, `is_public_ip(event.source_address)`,
+		`in_cidr(event.source_ip, ["10.0.0.0/8", "192.0.2.0/24"])`, `in_cidr(event.source_ip, "0.0.0.0/0")`, `in_cidr(event.source_ip, event.read_only)`,
+		`has(event.actor.nope.deeper)`, `has(event.action.nope)`, `event.action.nope`,
+		`has(record.requestParameters.roleArn)`, `has(record.requestParameters.nope)`, `record.requestParameters.durationSeconds > 900`,
+		`event.flow.dstport == 22 && event.flow.action == "ACCEPT"`, `event.finding.severity >= 7.0`,
+		`guardduty_band(event.finding.severity)`, `config.known_accounts`, `event.account in config.known_accounts`,
+		`policy_admin(record.requestParameters.policyDocument)`, `event.read_only ? "r" : "w"`, `event.action ? 1 : 2`,
+		`[event.action, event.nope]`, `[event.action, event.service]`, `glob(event.action, "Get*")`,
+	)
+	env, err := sharedEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{TrustedAccounts: []string{"111111111111"}, Network: config.Network{InternalCIDRs: []string{"10.0.0.0/8"}}}
+	cfgMap := cfg.CEL()
+	evs := fastTestEvents(t)
+	fastCount, compared := 0, 0
+	for _, expr := range exprs {
+		if expr == "" {
+			continue
+		}
+		ast, iss := env.Compile(expr)
+		if iss.Err() != nil {
+			t.Fatalf("%s: %v", expr, iss.Err())
+		}
+		fast := compileFast(ast)
+		if fast == nil {
+			continue
+		}
+		fastCount++
+		prg, err := env.Program(ast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ev := range evs {
+			v := &vars{ev: ev, view: &eventView{ev: ev}, cfg: cfgMap}
+			want, _, werr := prg.Eval(v)
+			got := fast(&vars{ev: ev, view: &eventView{ev: ev}, cfg: cfgMap})
+			_, gerrIs := got.(*types.Err)
+			switch {
+			case werr != nil || gerrIs:
+				if werr == nil || !gerrIs {
+					t.Errorf("event %d: %s: CEL %v (err %v), fast %v", i, expr, val(want), werr, val(got))
+				} else if isMissing(werr) != isMissing(got.(*types.Err)) {
+					t.Errorf("event %d: %s: CEL error %v, fast error %v", i, expr, werr, got)
+				}
+			case got.Equal(want) != types.True:
+				t.Errorf("event %d: %s: CEL %v, fast %v", i, expr, val(want), val(got))
+			}
+			compared++
+		}
+	}
+	if fastCount < 150 || compared < 20000 {
+		t.Errorf("%d expressions on the fast path, %d comparisons", fastCount, compared)
+	}
+	t.Logf("%d of %d expressions take the fast path; %d comparisons", fastCount, len(exprs), compared)
+}
+
+func val(v ref.Val) any {
+	if v == nil {
+		return nil
+	}
+	return v.Value()
+}
+
+// fastTestEvents are real events of every kind, and awkward ones.
+func fastTestEvents(t *testing.T) []*event.Event {
+	t.Helper()
+	var evs []*event.Event
+	add := func(raw []byte) {
+		got, err := decodeTestEvent(scalarNode(string(raw)))
+		if err == nil {
+			evs = append(evs, got...)
+		}
+	}
+	paths, _ := filepath.Glob("../../../testdata/aws/cloudtrail/*/*.json")
+	for _, p := range paths {
+		b, _ := os.ReadFile(p)
+		var recs []json.RawMessage
+		if json.Unmarshal(b, &recs) != nil {
+			continue
+		}
+		for i, r := range recs {
+			if i < 8 {
+				add(r)
+			}
+		}
+	}
+	for _, p := range []string{"../../../testdata/aws/access-analyzer/access-analyzer-finding-active.json", "../../decode/testdata/envelopes/eventbridge-guardduty.json"} {
+		if b, err := os.ReadFile(p); err == nil {
+			add(b)
+		}
+	}
+	add([]byte("2 123456789010 eni-1235b8ca123456789 203.0.113.12 10.0.0.5 49152 22 6 20 4249 1418530010 1418530070 ACCEPT OK"))
+	add([]byte("2 123456789010 eni-1235b8ca123456789 10.0.0.5 203.0.113.12 22 49152 6 20 4249 1418530010 1418530070 REJECT OK"))
+	add([]byte(`{"eventVersion":"1.09","eventTime":"2026-11-20T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"GetUser","readOnly":"true","requestParameters":null,"errorCode":null}`))
+	add([]byte(`{"eventVersion":"1.09","eventTime":"2026-11-20T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"GetUser","userIdentity":null,"requestParameters":{"durationSeconds":"3600","policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}`))
+	kinds := map[event.Kind]bool{}
+	for _, ev := range evs {
+		kinds[ev.Kind] = true
+	}
+	if len(evs) < 80 || !kinds[event.KindFlowLog] || !kinds[event.KindSignIn] || !kinds[event.KindAccessAnalyzer] {
+		t.Fatalf("%d events of kinds %v", len(evs), kinds)
+	}
+	if !strings.Contains(string(evs[0].Record), "eventVersion") {
+		t.Fatal("unexpected first event")
+	}
+	return evs
+}
