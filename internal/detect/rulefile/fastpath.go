@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/vigil-sec/vigil/internal/detect/pattern"
 	"github.com/vigil-sec/vigil/internal/event"
@@ -18,6 +19,7 @@ import (
 // general matcher was a good part of a rule's cost.
 type callPattern struct {
 	sources, names [][]byte         // the exact values, JSON-quoted; nil: any
+	prefixes       [][]byte         // eventName prefixes ({"prefix": ...}), raw
 	rest           *pattern.Pattern // nil when the pattern held only the call
 }
 
@@ -49,15 +51,26 @@ func splitCallPattern(src []byte) *callPattern {
 		}
 		var quoted [][]byte
 		for _, v := range values {
+			if m, ok := v.(map[string]any); ok && field == "eventName" && len(m) == 1 {
+				// {"prefix": "Get"}: a plain prefix of the name.
+				if p, ok := m["prefix"].(string); ok && p != "" && !strings.ContainsAny(p, "\\\"") {
+					cp.prefixes = append(cp.prefixes, []byte(p))
+					continue
+				}
+				return nil
+			}
 			s, ok := v.(string)
 			if !ok {
-				return nil // a matcher ({prefix: ...}), a number, null
+				return nil // another matcher, a number, null
 			}
 			if _, err := netip.ParseAddr(s); err == nil {
 				return nil // the matcher compares addresses by value
 			}
 			q, _ := json.Marshal(s)
 			quoted = append(quoted, q)
+		}
+		if quoted == nil {
+			quoted = [][]byte{} // only prefixes: no exact value matches
 		}
 		*dst = quoted
 		delete(top, field)
@@ -93,9 +106,15 @@ func (cp *callPattern) matchCall(ev *event.Event) callMatch {
 		if v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
 			return callSlow
 		}
-		if !slices.ContainsFunc(f.want, func(w []byte) bool { return bytes.Equal(w, v) }) {
-			return callNo
+		if slices.ContainsFunc(f.want, func(w []byte) bool { return bytes.Equal(w, v) }) {
+			continue
 		}
+		if f.field == event.TopEventName && slices.ContainsFunc(cp.prefixes, func(p []byte) bool {
+			return len(v) >= len(p)+2 && bytes.HasPrefix(v[1:], p)
+		}) {
+			continue
+		}
+		return callNo
 	}
 	return callYes
 }
