@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -83,6 +85,9 @@ func fastNode(e celast.Expr) fastExpr {
 		case "config":
 			return func(v *vars) ref.Val { return v.cfgVal() }
 		}
+		if t, ok := typeNames[e.AsIdent()]; ok {
+			return func(*vars) ref.Val { return t }
+		}
 		return nil
 	case celast.SelectKind:
 		return fastSelect(e.AsSelect())
@@ -119,6 +124,28 @@ func fastNode(e celast.Expr) fastExpr {
 }
 
 func isErr(v ref.Val) bool { return types.IsUnknownOrError(v) }
+
+// typeNames are the type identifiers an expression may compare type(x)
+// with.
+var typeNames = map[string]ref.Val{
+	"map": types.MapType, "list": types.ListType, "string": types.StringType, "int": types.IntType,
+	"uint": types.UintType, "double": types.DoubleType, "bool": types.BoolType, "bytes": types.BytesType,
+	"null_type": types.NullType,
+}
+
+// conversions are CEL's type conversion functions, which convert with the
+// value's own ConvertToType, as cel-go's overloads do, for the argument
+// types cel-go has overloads for (nil: any).
+var conversions = map[string]struct {
+	to   ref.Type
+	from []ref.Type
+}{
+	"string": {types.StringType, []ref.Type{types.StringType, types.IntType, types.UintType, types.DoubleType, types.BoolType, types.BytesType, types.TimestampType, types.DurationType}},
+	"int":    {types.IntType, []ref.Type{types.IntType, types.UintType, types.DoubleType, types.StringType, types.TimestampType, types.DurationType}},
+	"uint":   {types.UintType, []ref.Type{types.IntType, types.UintType, types.DoubleType, types.StringType}},
+	"double": {types.DoubleType, []ref.Type{types.IntType, types.UintType, types.DoubleType, types.StringType}},
+	"type":   {types.TypeType, nil},
+}
 
 // constPrefixes parses a literal CIDR or list of literal CIDRs as inCIDR
 // would (ranges that do not parse match nothing).
@@ -425,6 +452,70 @@ func fastCall(c celast.CallExpr) fastExpr {
 			return types.NewErr("no such overload")
 		}
 	}
+	switch {
+	case conversions[name].to != nil && !c.IsMemberFunction() && len(args) == 1:
+		conv, x := conversions[name], args[0]
+		return func(v *vars) ref.Val {
+			xv := x(v)
+			if isErr(xv) {
+				return xv
+			}
+			if conv.from != nil && !slices.ContainsFunc(conv.from, func(t ref.Type) bool { return t.TypeName() == xv.Type().TypeName() }) {
+				return types.NewErr("no such overload")
+			}
+			return xv.ConvertToType(conv.to)
+		}
+	case name == "size" && len(args) == 1:
+		x := args[0]
+		return func(v *vars) ref.Val {
+			xv := x(v)
+			if isErr(xv) {
+				return xv
+			}
+			if sz, ok := xv.(traits.Sizer); ok {
+				return sz.Size()
+			}
+			return types.NewErr("no such overload")
+		}
+	case name == "lowerAscii" && c.IsMemberFunction() && len(args) == 1:
+		x := args[0]
+		return func(v *vars) ref.Val {
+			xv := x(v)
+			if isErr(xv) {
+				return xv
+			}
+			s, ok := xv.(types.String)
+			if !ok {
+				return types.NewErr("no such overload")
+			}
+			return types.String(lowerASCII(string(s)))
+		}
+	case name == "matches" && len(args) == 2:
+		pat := c.Args()[len(c.Args())-1]
+		if pat.Kind() != celast.LiteralKind {
+			return nil
+		}
+		ps, ok := pat.AsLiteral().(types.String)
+		if !ok {
+			return nil
+		}
+		re, err := regexp.Compile(string(ps))
+		if err != nil {
+			return nil // cel-go reports it
+		}
+		x := args[0]
+		return func(v *vars) ref.Val {
+			xv := x(v)
+			if isErr(xv) {
+				return xv
+			}
+			s, ok := xv.(types.String)
+			if !ok {
+				return types.NewErr("no such overload")
+			}
+			return types.Bool(re.MatchString(string(s)))
+		}
+	}
 	if f, ok := fastFuncs[name]; ok && !c.IsMemberFunction() && len(args) == len(f.args) {
 		return func(v *vars) ref.Val {
 			vals := make([]ref.Val, len(args))
@@ -441,6 +532,17 @@ func fastCall(c celast.CallExpr) fastExpr {
 		}
 	}
 	return nil
+}
+
+// lowerASCII lowers the ASCII letters of s, as CEL's lowerAscii does.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 var _ interpreter.Activation = (*vars)(nil)

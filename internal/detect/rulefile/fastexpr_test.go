@@ -81,6 +81,11 @@ func TestFastExprAgreesWithCEL(t *testing.T) {
 		`guardduty_band(event.finding.severity)`, `config.known_accounts`, `event.account in config.known_accounts`,
 		`policy_admin(record.requestParameters.policyDocument)`, `event.read_only ? "r" : "w"`, `event.action ? 1 : 2`,
 		`[event.action, event.nope]`, `[event.action, event.service]`, `glob(event.action, "Get*")`,
+		`string(event.time)`, `string(event.read_only)`, `string(event.actor)`, `string(record.requestParameters)`, `int(record.requestParameters.durationSeconds)`,
+		`double(event.flow.bytes)`, `int(event.action)`, `type(record.requestParameters) == map`, `type(event.resources) == list`,
+		`type(event.action) == string`, `type(record.errorCode) == null_type`, `size(event.resources)`, `size(event.action)`, `event.action.size()`,
+		`size(event.read_only)`, `event.action.lowerAscii()`, `event.actor.name.lowerAscii() == "root"`, `event.read_only.lowerAscii()`,
+		`event.action.matches("^Get")`, `matches(event.action, "Role$")`, `event.read_only.matches("x")`,
 	)
 	env, err := sharedEnv()
 	if err != nil {
