@@ -320,7 +320,7 @@ func (r *Rule) Stateful() bool { return r.groupBy != nil || r.entity != nil || r
 // vars are the CEL inputs of one event.
 type vars struct {
 	ev     *event.Event
-	view   *eventView // the normalised event for CEL
+	view   *lazyMap // the normalised event for CEL
 	cfg    map[string]any
 	cfgSrc *config.Config
 }
@@ -339,7 +339,7 @@ const (
 // (rules compiled with another configuration get their own).
 func (r *Rule) vars(ev *event.Event) *vars {
 	v := ev.Memo(viewKey, func() any {
-		return &vars{ev: ev, view: &eventView{ev: ev}, cfg: r.cfg, cfgSrc: r.cfgSrc}
+		return &vars{ev: ev, view: newEventView(ev), cfg: r.cfg, cfgSrc: r.cfgSrc}
 	}).(*vars)
 	if v.cfgSrc != r.cfgSrc {
 		return &vars{ev: ev, view: v.view, cfg: r.cfg, cfgSrc: r.cfgSrc}

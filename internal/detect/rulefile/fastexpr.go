@@ -125,6 +125,35 @@ func fastNode(e celast.Expr) fastExpr {
 
 func isErr(v ref.Val) bool { return types.IsUnknownOrError(v) }
 
+// strict1 and strict2 make a function of one or two evaluated arguments
+// that, as CEL's strict functions do, return the first argument error
+// without calling f.
+func strict1(x fastExpr, f func(ref.Val) ref.Val) fastExpr {
+	return func(v *vars) ref.Val {
+		xv := x(v)
+		if isErr(xv) {
+			return xv
+		}
+		return f(xv)
+	}
+}
+
+func strict2(x, y fastExpr, f func(a, b ref.Val) ref.Val) fastExpr {
+	return func(v *vars) ref.Val {
+		xv := x(v)
+		if isErr(xv) {
+			return xv
+		}
+		yv := y(v)
+		if isErr(yv) {
+			return yv
+		}
+		return f(xv, yv)
+	}
+}
+
+var errNoOverload = types.NewErr("no such overload")
+
 // typeNames are the type identifiers an expression may compare type(x)
 // with.
 var typeNames = map[string]ref.Val{
@@ -334,92 +363,48 @@ func fastCall(c celast.CallExpr) fastExpr {
 			}
 		}
 	case operators.Equals, operators.NotEquals:
-		l, r := args[0], args[1]
-		neg := name == operators.NotEquals
-		return func(v *vars) ref.Val {
-			lv := l(v)
-			if isErr(lv) {
-				return lv
-			}
-			rv := r(v)
-			if isErr(rv) {
-				return rv
-			}
-			if neg {
-				return types.Bool(types.Equal(lv, rv) != types.True)
-			}
-			return types.Equal(lv, rv)
+		if name == operators.NotEquals {
+			return strict2(args[0], args[1], func(l, r ref.Val) ref.Val { return types.Bool(types.Equal(l, r) != types.True) })
 		}
+		return strict2(args[0], args[1], types.Equal)
 	case operators.In:
-		elem, container := args[0], args[1]
-		return func(v *vars) ref.Val {
-			ev := elem(v)
-			if isErr(ev) {
-				return ev
-			}
-			cv := container(v)
-			if isErr(cv) {
-				return cv
-			}
-			c, ok := cv.(traits.Container)
+		return strict2(args[0], args[1], func(elem, container ref.Val) ref.Val {
+			c, ok := container.(traits.Container)
 			if !ok {
-				return types.MaybeNoSuchOverloadErr(cv)
+				return types.MaybeNoSuchOverloadErr(container)
 			}
-			return c.Contains(ev)
-		}
+			return c.Contains(elem)
+		})
 	case operators.Add:
-		l, r := args[0], args[1]
-		return func(v *vars) ref.Val {
-			lv := l(v)
-			if isErr(lv) {
-				return lv
-			}
-			rv := r(v)
-			if isErr(rv) {
-				return rv
-			}
-			a, ok := lv.(traits.Adder)
+		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
+			a, ok := l.(traits.Adder)
 			if !ok {
-				return types.MaybeNoSuchOverloadErr(lv)
+				return types.MaybeNoSuchOverloadErr(l)
 			}
-			return a.Add(rv)
-		}
+			return a.Add(r)
+		})
 	case "startsWith", "endsWith", "contains":
 		if !c.IsMemberFunction() || len(args) != 2 {
 			return nil
 		}
 		op := map[string]func(string, string) bool{"startsWith": strings.HasPrefix, "endsWith": strings.HasSuffix, "contains": strings.Contains}[name]
-		s, sub := args[0], args[1]
-		return func(v *vars) ref.Val {
-			sv := s(v)
-			if isErr(sv) {
-				return sv
-			}
-			subv := sub(v)
-			if isErr(subv) {
-				return subv
-			}
+		return strict2(args[0], args[1], func(sv, subv ref.Val) ref.Val {
 			a, ok1 := sv.(types.String)
 			b, ok2 := subv.(types.String)
 			if !ok1 || !ok2 {
-				return types.NewErr("no such overload")
+				return errNoOverload
 			}
 			return types.Bool(op(string(a), string(b)))
-		}
+		})
 	case "in_cidr":
 		if len(args) != 2 || c.IsMemberFunction() {
 			return nil
 		}
-		ip, cidrs := args[0], args[1]
 		if prefixes, ok := constPrefixes(c.Args()[1]); ok {
 			// The ranges are written in the rule: parse them once.
-			return func(v *vars) ref.Val {
-				iv := ip(v)
-				if isErr(iv) {
-					return iv
-				}
+			return strict1(args[0], func(iv ref.Val) ref.Val {
 				if iv.Type() != types.StringType {
-					return types.NewErr("no such overload")
+					return errNoOverload
 				}
 				a, ok := addr(iv)
 				if !ok {
@@ -431,65 +416,43 @@ func fastCall(c celast.CallExpr) fastExpr {
 					}
 				}
 				return types.False
-			}
+			})
 		}
-		return func(v *vars) ref.Val {
-			iv := ip(v)
-			if isErr(iv) {
-				return iv
-			}
-			cv := cidrs(v)
-			if isErr(cv) {
-				return cv
-			}
+		return strict2(args[0], args[1], func(iv, cv ref.Val) ref.Val {
 			if iv.Type() != types.StringType {
-				return types.NewErr("no such overload")
+				return errNoOverload
 			}
 			switch cv.Type() {
 			case types.StringType, types.ListType:
 				return inCIDR(iv, cv)
 			}
-			return types.NewErr("no such overload")
-		}
+			return errNoOverload
+		})
 	}
 	switch {
 	case conversions[name].to != nil && !c.IsMemberFunction() && len(args) == 1:
-		conv, x := conversions[name], args[0]
-		return func(v *vars) ref.Val {
-			xv := x(v)
-			if isErr(xv) {
-				return xv
-			}
+		conv := conversions[name]
+		return strict1(args[0], func(xv ref.Val) ref.Val {
 			if conv.from != nil && !slices.ContainsFunc(conv.from, func(t ref.Type) bool { return t.TypeName() == xv.Type().TypeName() }) {
-				return types.NewErr("no such overload")
+				return errNoOverload
 			}
 			return xv.ConvertToType(conv.to)
-		}
+		})
 	case name == "size" && len(args) == 1:
-		x := args[0]
-		return func(v *vars) ref.Val {
-			xv := x(v)
-			if isErr(xv) {
-				return xv
-			}
+		return strict1(args[0], func(xv ref.Val) ref.Val {
 			if sz, ok := xv.(traits.Sizer); ok {
 				return sz.Size()
 			}
-			return types.NewErr("no such overload")
-		}
+			return errNoOverload
+		})
 	case name == "lowerAscii" && c.IsMemberFunction() && len(args) == 1:
-		x := args[0]
-		return func(v *vars) ref.Val {
-			xv := x(v)
-			if isErr(xv) {
-				return xv
-			}
+		return strict1(args[0], func(xv ref.Val) ref.Val {
 			s, ok := xv.(types.String)
 			if !ok {
-				return types.NewErr("no such overload")
+				return errNoOverload
 			}
 			return types.String(lowerASCII(string(s)))
-		}
+		})
 	case name == "matches" && len(args) == 2:
 		pat := c.Args()[len(c.Args())-1]
 		if pat.Kind() != celast.LiteralKind {
@@ -503,18 +466,13 @@ func fastCall(c celast.CallExpr) fastExpr {
 		if err != nil {
 			return nil // cel-go reports it
 		}
-		x := args[0]
-		return func(v *vars) ref.Val {
-			xv := x(v)
-			if isErr(xv) {
-				return xv
-			}
+		return strict1(args[0], func(xv ref.Val) ref.Val {
 			s, ok := xv.(types.String)
 			if !ok {
-				return types.NewErr("no such overload")
+				return errNoOverload
 			}
 			return types.Bool(re.MatchString(string(s)))
-		}
+		})
 	}
 	if f, ok := fastFuncs[name]; ok && !c.IsMemberFunction() && len(args) == len(f.args) {
 		return func(v *vars) ref.Val {
@@ -525,7 +483,7 @@ func fastCall(c celast.CallExpr) fastExpr {
 					return vals[i]
 				}
 				if t := f.args[i]; t != nil && vals[i].Type() != t {
-					return types.NewErr("no such overload")
+					return errNoOverload
 				}
 			}
 			return f.fn(vals...)

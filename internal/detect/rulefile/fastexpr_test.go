@@ -113,9 +113,9 @@ func TestFastExprAgreesWithCEL(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, ev := range evs {
-			v := &vars{ev: ev, view: &eventView{ev: ev}, cfg: cfgMap}
+			v := &vars{ev: ev, view: newEventView(ev), cfg: cfgMap}
 			want, _, werr := prg.Eval(v)
-			got := fast(&vars{ev: ev, view: &eventView{ev: ev}, cfg: cfgMap})
+			got := fast(&vars{ev: ev, view: newEventView(ev), cfg: cfgMap})
 			_, gerrIs := got.(*types.Err)
 			switch {
 			case werr != nil || gerrIs:

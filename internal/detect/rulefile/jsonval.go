@@ -215,89 +215,22 @@ func (o *jsonObject) Value() any {
 	return m
 }
 
-// eventView is the normalised event (event.Event.Fields) as a CEL map that
-// builds each top-level field when an expression first reads it: a
+// newEventView is the normalised event (event.Event.Fields) as a CEL map
+// that builds each top-level field when an expression first reads it: a
 // condition reads a few of them, and building the whole tree for every
-// event a pattern lets through would cost more than the condition.
-type eventView struct {
-	ev   *event.Event
-	vals map[string]ref.Val // fields read so far; nil values are absent
-	full ref.Val
-}
-
-var _ traits.Mapper = (*eventView)(nil)
-
-// Find implements traits.Mapper.
-func (e *eventView) Find(key ref.Val) (ref.Val, bool) {
-	k, ok := key.(types.String)
-	if !ok {
-		return types.MaybeNoSuchOverloadErr(key), false
+// event a pattern lets through would cost more than the condition. The
+// actor, which conditions read most, is itself read field by field.
+func newEventView(ev *event.Event) *lazyMap {
+	return &lazyMap{
+		get: func(k string) (any, bool) {
+			if k == "actor" {
+				return &lazyMap{get: ev.Actor.Field, all: ev.ActorFields}, true
+			}
+			return ev.Field(k)
+		},
+		all: ev.Fields,
 	}
-	if v, seen := e.vals[string(k)]; seen {
-		return v, v != nil
-	}
-	var rv ref.Val
-	if k == "actor" {
-		// Conditions read one or two fields of the actor: look them up
-		// in the event rather than building the actor's map.
-		rv = &lazyMap{get: e.ev.Actor.Field, all: e.ev.ActorFields}
-	} else if v, ok := e.ev.Field(string(k)); ok {
-		rv = types.DefaultTypeAdapter.NativeToValue(v)
-	}
-	if e.vals == nil {
-		e.vals = make(map[string]ref.Val, 8)
-	}
-	e.vals[string(k)] = rv
-	return rv, rv != nil
 }
-
-// Get implements traits.Indexer.
-func (e *eventView) Get(key ref.Val) ref.Val {
-	v, found := e.Find(key)
-	if !found {
-		if v != nil {
-			return v
-		}
-		return types.NewErr("no such key: %v", key)
-	}
-	return v
-}
-
-// Contains implements traits.Container.
-func (e *eventView) Contains(key ref.Val) ref.Val {
-	_, found := e.Find(key)
-	return types.Bool(found)
-}
-
-func (e *eventView) mapper() traits.Mapper {
-	if e.full == nil {
-		e.full = types.DefaultTypeAdapter.NativeToValue(e.ev.Fields())
-	}
-	return e.full.(traits.Mapper)
-}
-
-// Iterator implements traits.Iterable.
-func (e *eventView) Iterator() traits.Iterator { return e.mapper().Iterator() }
-
-// Size implements traits.Sizer.
-func (e *eventView) Size() ref.Val { return e.mapper().Size() }
-
-// ConvertToNative implements ref.Val.
-func (e *eventView) ConvertToNative(t reflect.Type) (any, error) {
-	return e.mapper().ConvertToNative(t)
-}
-
-// ConvertToType implements ref.Val.
-func (e *eventView) ConvertToType(t ref.Type) ref.Val { return e.mapper().ConvertToType(t) }
-
-// Equal implements ref.Val.
-func (e *eventView) Equal(other ref.Val) ref.Val { return e.mapper().Equal(other) }
-
-// Type implements ref.Val.
-func (e *eventView) Type() ref.Type { return types.MapType }
-
-// Value implements ref.Val.
-func (e *eventView) Value() any { return e.ev.Fields() }
 
 // lazyMap is a CEL map whose fields come from get, one at a time; all
 // gives the whole map for the operations that need it.

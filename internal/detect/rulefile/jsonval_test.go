@@ -196,7 +196,7 @@ func TestEventViewMatchesFields(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, ev := range evs {
-			lazy, _, lerr := prg.Eval(map[string]any{"event": &eventView{ev: ev}})
+			lazy, _, lerr := prg.Eval(map[string]any{"event": newEventView(ev)})
 			want, _, werr := prg.Eval(map[string]any{"event": ev.Fields()})
 			if (lerr != nil) != (werr != nil) {
 				t.Errorf("event %d: %s: lazy err %v, whole err %v", i, expr, lerr, werr)
