@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +45,7 @@ type scanFlags struct {
 	maxErrors int
 	progress  bool
 	verbose   bool
+	cpuProf   string
 }
 
 func scanCommand(ctx context.Context, args []string, env Env) (err error) {
@@ -57,6 +60,7 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 	fs.IntVar(&f.maxErrors, "max-errors", 50, "show at most `n` bad records individually (all are counted)")
 	fs.BoolVar(&f.progress, "progress", true, "show progress on a terminal")
 	fs.BoolVar(&f.verbose, "v", false, "report every unsupported record, not only the first of each kind")
+	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a Go CPU profile of the scan to `file` (for performance reports)")
 	fs.Usage = func() {
 		fmt.Fprint(env.Stderr, scanUsage)
 		fs.PrintDefaults()
@@ -94,6 +98,13 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 		if ids = splitList(f.rulesOnly); len(ids) == 0 {
 			return usagef("scan: --rules-only names no rule")
 		}
+	}
+	if f.cpuProf != "" {
+		stopProf, err := startCPUProfile(f.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer stopProf()
 	}
 	setup, err := newSetup(f.ruleFlags, nil, true)
 	if err != nil {
@@ -281,4 +292,21 @@ func (o *scanOutput) finish(st pipeline.Stats) {
 	defer o.mu.Unlock()
 	o.clearProgress()
 	writeSummary(o.stderr, st, o)
+}
+
+// startCPUProfile starts a CPU profile written to path and returns the
+// function that stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("scan: --cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("scan: --cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		fh.Close()
+	}, nil
 }

@@ -19,9 +19,9 @@ func (e errTooLarge) Error() string {
 
 func (e errTooLarge) Is(target error) bool { return target == ErrTooLarge }
 
-// reader frames a decompressed stream into JSON values or lines, holding at
-// most one record (plus read-ahead) in memory. Returned slices are valid
-// until the next call.
+// reader frames a decompressed stream into JSON values or lines. The
+// slices value and nextLine return stay valid and unchanged for good: the
+// reader moves on to a new buffer instead of overwriting them.
 type reader struct {
 	src   io.Reader
 	buf   []byte
@@ -31,6 +31,7 @@ type reader struct {
 	max   int   // record limit
 	line  int   // lines fully consumed so far (line mode only)
 	fills int   // reads so far
+	lent  bool  // buf holds bytes returned to the caller
 }
 
 // A reader starts with a small buffer, for the many small payloads (an
@@ -50,31 +51,37 @@ func (rd *reader) offset() int64 { return rd.base + int64(rd.r) }
 
 // fill reads more input into the buffer, keeping buf[r:w]. It reports
 // whether any input was added.
+//
+// Bytes the reader has returned are never overwritten: once a record has
+// been handed out (lent), a full buffer is replaced by a new one rather
+// than compacted, so the splitter can keep records without copying them.
 func (rd *reader) fill() bool {
 	if rd.err != nil {
 		return false
 	}
-	if rd.r > 0 && (rd.w == len(rd.buf) || rd.r >= len(rd.buf)/2) {
+	rd.fills++
+	full := rd.w == len(rd.buf)
+	size := len(rd.buf)
+	if full || (rd.fills > 2 && size < readChunk) {
+		// Grow a small buffer, and one that a single record fills
+		// more than half of; never past the record limit.
+		if size < readChunk || rd.w-rd.r > size/2 {
+			size = min(2*size, rd.max+readChunk)
+		}
+	}
+	switch {
+	case size > len(rd.buf) || (full && rd.r > 0 && rd.lent):
+		nb := make([]byte, size)
+		copy(nb, rd.buf[rd.r:rd.w])
+		rd.base += int64(rd.r)
+		rd.buf, rd.w, rd.r = nb, rd.w-rd.r, 0
+		rd.lent = false
+	case !rd.lent && rd.r > 0 && (full || rd.r >= len(rd.buf)/2):
 		n := copy(rd.buf, rd.buf[rd.r:rd.w])
 		rd.base += int64(rd.r)
 		rd.r, rd.w = 0, n
-	}
-	rd.fills++
-	full := rd.w == len(rd.buf)
-	if full || (rd.fills > 2 && len(rd.buf) < readChunk) {
-		size := 2 * len(rd.buf)
-		if limit := rd.max + readChunk; size > limit {
-			size = limit
-		}
-		switch {
-		case size > len(rd.buf):
-			nb := make([]byte, size)
-			copy(nb, rd.buf[rd.r:rd.w])
-			rd.base += int64(rd.r)
-			rd.buf, rd.w, rd.r = nb, rd.w-rd.r, 0
-		case full:
-			return false // the caller handles the record limit
-		}
+	case full:
+		return false // the caller handles the record limit
 	}
 	for tries := 0; tries < 100; tries++ {
 		n, err := rd.src.Read(rd.buf[rd.w:])
@@ -151,8 +158,9 @@ func (rd *reader) value() ([]byte, int64, error) {
 	for {
 		end, done := b.Scan(rd.buf[rd.r:rd.w], scanned)
 		if done {
-			v := rd.buf[rd.r : rd.r+end]
+			v := rd.buf[rd.r : rd.r+end : rd.r+end]
 			rd.r += end
+			rd.lent = true
 			if end > rd.max {
 				return nil, off, errTooLarge{rd.max}
 			}
@@ -166,8 +174,9 @@ func (rd *reader) value() ([]byte, int64, error) {
 			if scanned > rd.max {
 				return nil, off, rd.discardValue(&b)
 			}
-			v := rd.buf[rd.r:rd.w]
+			v := rd.buf[rd.r:rd.w:rd.w]
 			rd.r = rd.w
+			rd.lent = true
 			if b.Pending() && rd.readErr() == nil {
 				return v, off, nil // a bare scalar ending the stream
 			}
@@ -238,8 +247,9 @@ func (rd *reader) nextLine() ([]byte, int, int64, error) {
 	for {
 		if i := bytes.IndexByte(rd.buf[rd.r+scanned:rd.w], '\n'); i >= 0 {
 			end := rd.r + scanned + i
-			line := rd.buf[rd.r:end]
+			line := rd.buf[rd.r:end:end]
 			rd.r = end + 1
+			rd.lent = true
 			rd.line++
 			if len(line) > rd.max {
 				return nil, rd.line, off, errTooLarge{rd.max}
@@ -257,8 +267,9 @@ func (rd *reader) nextLine() ([]byte, int, int64, error) {
 			if rd.r == rd.w {
 				return nil, rd.line, off, io.EOF
 			}
-			line := rd.buf[rd.r:rd.w]
+			line := rd.buf[rd.r:rd.w:rd.w]
 			rd.r = rd.w
+			rd.lent = true
 			rd.line++
 			if len(line) > rd.max {
 				return nil, rd.line, off, errTooLarge{rd.max}

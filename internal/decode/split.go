@@ -50,37 +50,20 @@ const (
 	batchBytes  = 1 << 20
 )
 
-// splitter accumulates frames into batches backed by one allocation each.
+// splitter accumulates frames into batches.
 type splitter struct {
-	slabCap int // capacity of the last slab
-	ctx     context.Context
-	source  string
-	emit    func([]Frame) error
-	frames  []Frame
-	slab    []byte
-	bytes   int // frame bytes in the current batch, slab or not
-	n       int
+	ctx    context.Context
+	source string
+	emit   func([]Frame) error
+	frames []Frame
+	bytes  int // frame bytes in the current batch
+	n      int
 }
 
 func (s *splitter) add(data []byte, o event.Origin, fm form, flow *flowlog.Format, hint flowlog.Hint, err error) error {
-	var own []byte
-	if len(data) > 0 {
-		if len(data) > cap(s.slab)-len(s.slab) {
-			if len(data) > batchBytes/4 {
-				own = append([]byte(nil), data...)
-			} else {
-				// Slabs grow from small, for small payloads, to
-				// batchBytes for long ones.
-				s.slabCap = min(batchBytes, max(2*s.slabCap, 16<<10, 4*len(data)))
-				s.slab = make([]byte, 0, s.slabCap)
-			}
-		}
-		if own == nil {
-			start := len(s.slab)
-			s.slab = append(s.slab, data...)
-			own = s.slab[start:len(s.slab):len(s.slab)]
-		}
-	}
+	// data comes from the reader, which never overwrites what it has
+	// returned: the frame keeps it without a copy.
+	own := data[:len(data):len(data)]
 	s.frames = append(s.frames, Frame{Data: own, Origin: o, form: fm, flow: flow, hint: hint, err: err})
 	s.n++
 	s.bytes += len(own)
@@ -99,7 +82,6 @@ func (s *splitter) flush() error {
 	}
 	b := s.frames
 	s.frames = make([]Frame, 0, batchFrames)
-	s.slab = nil
 	s.bytes = 0
 	return s.emit(b)
 }

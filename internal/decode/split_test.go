@@ -382,35 +382,54 @@ func TestReadSizesDoNotMatter(t *testing.T) {
 }
 
 // TestFrameDataIsStable checks that frames handed to emit never change when
-// the splitter goes on reading (they are copied out of its buffer).
+// the splitter goes on reading: the reader moves to a new buffer rather
+// than overwrite bytes it has returned. Small reads make it refill often.
 func TestFrameDataIsStable(t *testing.T) {
-	var in strings.Builder
-	in.WriteString(`{"Records":[`)
+	var records, ndjson, flow strings.Builder
+	records.WriteString(`{"Records":[`)
+	flow.WriteString("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n")
 	for i := range 3000 {
 		if i > 0 {
-			in.WriteByte(',')
+			records.WriteByte(',')
 		}
-		in.WriteString(ct(fmt.Sprintf("id-%d", i)))
+		records.WriteString(ct(fmt.Sprintf("id-%d", i)))
+		ndjson.WriteString(ct(fmt.Sprintf("id-%d", i)) + "\n")
+		fmt.Fprintf(&flow, "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 %d 22 6 20 4249 1418530010 1418530070 ACCEPT OK\n", 1024+i)
 	}
-	in.WriteString(`]}`)
-	var frames []Frame
-	var copies [][]byte
-	_, err := Split(context.Background(), strings.NewReader(in.String()), "in", Limits{}, func(b []Frame) error {
-		for _, f := range b {
-			frames = append(frames, f)
-			copies = append(copies, bytes.Clone(f.Data))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(frames) != 3000 {
-		t.Fatalf("%d frames", len(frames))
-	}
-	for i := range frames {
-		if !bytes.Equal(frames[i].Data, copies[i]) {
-			t.Fatalf("frame %d changed after later reads", i)
+	records.WriteString(`]}`)
+	for _, tc := range []struct{ name, in string }{
+		{"records", records.String()},
+		{"ndjson", ndjson.String()},
+		{"flowlog", flow.String()},
+	} {
+		for _, small := range []bool{false, true} {
+			var r io.Reader = strings.NewReader(tc.in)
+			if small {
+				r = &chunkReader{r: r, rng: rand.New(rand.NewPCG(1, 2))}
+			}
+			var frames []Frame
+			var copies [][]byte
+			_, err := Split(context.Background(), r, "in", Limits{}, func(b []Frame) error {
+				for _, f := range b {
+					frames = append(frames, f)
+					copies = append(copies, bytes.Clone(f.Data))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if len(frames) != 3000 {
+				t.Fatalf("%s: %d frames", tc.name, len(frames))
+			}
+			for i := range frames {
+				if !bytes.Equal(frames[i].Data, copies[i]) {
+					t.Fatalf("%s (small reads %v): frame %d changed after later reads", tc.name, small, i)
+				}
+				if cap(frames[i].Data) != len(frames[i].Data) {
+					t.Fatalf("%s: frame %d can be appended to in place (cap %d > len %d)", tc.name, i, cap(frames[i].Data), len(frames[i].Data))
+				}
+			}
 		}
 	}
 }
