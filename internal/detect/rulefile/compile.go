@@ -323,6 +323,10 @@ type vars struct {
 	view   *lazyMap // the normalised event for CEL
 	cfg    map[string]any
 	cfgSrc *config.Config
+	// An evaluation's frame on the fast path (see compileFast): the
+	// values of comprehension variables, and the steps taken.
+	locals []ref.Val
+	steps  *int
 }
 
 // Keys of what rules derive from an event and share (event.Memo).

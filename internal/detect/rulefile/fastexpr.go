@@ -3,6 +3,7 @@ package rulefile
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -19,18 +20,20 @@ import (
 	"github.com/vigil-sec/vigil/internal/config"
 )
 
-// The conditions of most rules are a handful of comparisons joined by &&
-// and ||: has(event.error_code), event.actor.type != "AWSService",
-// event.source_ip in [...], is_private_ip(...). cel-go's interpreter
-// spends most of its time on such expressions resolving attributes
-// through its general machinery, and a scan evaluates them for every
-// event of every rule's call. fastExpr evaluates that subset of CEL
-// directly over the same values (the lazy event and record views), with
-// CEL's own semantics: the values' CEL methods (Equal, Contains, Add,
-// Compare) do the work, errors propagate as CEL's do, and && and || absorb
-// errors the way CEL's commutative operators do. Expressions outside the
-// subset (comprehensions, conversions, most functions) run on cel-go.
-// TestFastExprAgreesWithCEL holds the two to the same answers.
+// Rule expressions are mostly comparisons joined by && and ||
+// (has(event.error_code), event.actor.type != "AWSService", event.source_ip
+// in [...]), with here and there a comprehension over a list in the record
+// (ipPermissions.items.exists(p, ...)). cel-go's interpreter spends most
+// of its time on such expressions resolving attributes through its general
+// machinery, and a scan evaluates them for every event of every rule's
+// call. fastExpr evaluates that subset of CEL directly over the same values
+// (the lazy event and record views), with CEL's own semantics: the values'
+// CEL methods (Equal, Contains, Add, Compare, Get) do the work, errors
+// propagate as CEL's do, && and || absorb errors the way CEL's commutative
+// operators do, and comprehensions fold as cel-go folds them, within a
+// step budget (maxFastSteps) in place of cel-go's cost limit. Expressions
+// outside the subset run on cel-go. TestFastExprAgreesWithCEL holds the two
+// to the same answers on every catalogue expression and many awkward ones.
 type fastExpr func(v *vars) ref.Val
 
 // fastProgram is a cel.Program that takes the fast path when it has one
@@ -63,15 +66,57 @@ func (p *fastProgram) ContextEval(ctx context.Context, input any) (ref.Val, *cel
 // compileFast returns the fast evaluation of a checked expression, or nil
 // when the expression is outside the subset.
 func compileFast(a *cel.Ast) fastExpr {
-	return fastNode(a.NativeRep().Expr())
+	var c fastCompiler
+	f := c.node(a.NativeRep().Expr())
+	if f == nil || c.slots == 0 {
+		return f
+	}
+	// An expression with comprehensions keeps its variables in a frame of
+	// its own, made for each evaluation: vars are shared by the rules
+	// evaluating an event.
+	slots := c.slots
+	return func(v *vars) ref.Val {
+		fv := *v
+		fv.locals = make([]ref.Val, slots)
+		fv.steps = new(int)
+		return f(&fv)
+	}
 }
 
-func fastNode(e celast.Expr) fastExpr {
+// fastCompiler compiles an expression, keeping the scope of the
+// comprehension variables at each point: a variable is a slot of the
+// evaluation's frame (vars.locals).
+type fastCompiler struct {
+	scope []string // the variables in scope, innermost last; a name's slot is its index
+	slots int      // the most variables in scope at once
+}
+
+func (c *fastCompiler) push(name string) int {
+	c.scope = append(c.scope, name)
+	c.slots = max(c.slots, len(c.scope))
+	return len(c.scope) - 1
+}
+
+func (c *fastCompiler) pop() { c.scope = c.scope[:len(c.scope)-1] }
+
+// maxFastSteps bounds the comprehension steps of one evaluation, as
+// celCostLimit bounds cel-go's: a comprehension nested in another over
+// hostile input could otherwise take quadratic time.
+const maxFastSteps = celCostLimit / 10
+
+var errFastCost = types.NewErr("operation cancelled: actual cost limit exceeded")
+
+func (c *fastCompiler) node(e celast.Expr) fastExpr {
 	switch e.Kind() {
 	case celast.LiteralKind:
 		lit := e.AsLiteral()
 		return func(*vars) ref.Val { return lit }
 	case celast.IdentKind:
+		for i := len(c.scope) - 1; i >= 0; i-- {
+			if c.scope[i] == e.AsIdent() { // the innermost of the name
+				return func(v *vars) ref.Val { return v.locals[i] }
+			}
+		}
 		switch e.AsIdent() {
 		case "event":
 			return func(v *vars) ref.Val { return v.view }
@@ -90,7 +135,9 @@ func fastNode(e celast.Expr) fastExpr {
 		}
 		return nil
 	case celast.SelectKind:
-		return fastSelect(e.AsSelect())
+		return c.selectNode(e.AsSelect())
+	case celast.ComprehensionKind:
+		return c.comprehension(e.AsComprehension())
 	case celast.ListKind:
 		l := e.AsList()
 		if len(l.OptionalIndices()) > 0 {
@@ -98,7 +145,7 @@ func fastNode(e celast.Expr) fastExpr {
 		}
 		elems := make([]fastExpr, 0, l.Size())
 		for _, el := range l.Elements() {
-			f := fastNode(el)
+			f := c.node(el)
 			if f == nil {
 				return nil
 			}
@@ -118,9 +165,73 @@ func fastNode(e celast.Expr) fastExpr {
 			return types.NewRefValList(types.DefaultTypeAdapter, vals)
 		}
 	case celast.CallKind:
-		return fastCall(e.AsCall())
+		return c.call(e.AsCall())
 	}
 	return nil
+}
+
+// comprehension evaluates a fold (all, exists, exists_one, map, filter,
+// cel.bind) as cel-go's interpreter does: the accumulator starts as the
+// init value (an empty list or map as a mutable one, made immutable in
+// the result); each step runs while the condition is not false; the
+// result sees the accumulator but not the iteration variable.
+func (c *fastCompiler) comprehension(comp celast.ComprehensionExpr) fastExpr {
+	if comp.HasIterVar2() {
+		return nil
+	}
+	rng := c.node(comp.IterRange())
+	init := c.node(comp.AccuInit())
+	if rng == nil || init == nil {
+		return nil
+	}
+	accu := c.push(comp.AccuVar())
+	iter := c.push(comp.IterVar())
+	cond := c.node(comp.LoopCondition())
+	step := c.node(comp.LoopStep())
+	c.pop() // the result resolves the iteration variable's name outside the loop
+	result := c.node(comp.Result())
+	c.pop()
+	if cond == nil || step == nil || result == nil {
+		return nil
+	}
+	return func(v *vars) ref.Val {
+		r := rng(v)
+		if isErr(r) {
+			return r
+		}
+		it, ok := r.(traits.Iterable)
+		if !ok || !r.Type().HasTrait(traits.IterableType) {
+			return types.ValOrErr(r, "got '%T', expected iterable type", r)
+		}
+		a := init(v)
+		mutable := false
+		if l, ok := a.(traits.Lister); ok && !isErr(a) && l.Size() == types.IntZero {
+			a, mutable = types.NewMutableList(types.DefaultTypeAdapter), true
+		} else if m, ok := a.(traits.Mapper); ok && !isErr(a) && m.Size() == types.IntZero {
+			a, mutable = types.NewMutableMap(types.DefaultTypeAdapter, map[ref.Val]ref.Val{}), true
+		}
+		v.locals[accu] = a
+		for i := it.Iterator(); i.HasNext() == types.True; {
+			if *v.steps++; *v.steps > maxFastSteps {
+				return errFastCost
+			}
+			v.locals[iter] = types.DefaultTypeAdapter.NativeToValue(i.Next())
+			if b, ok := cond(v).(types.Bool); ok && b != types.True {
+				break
+			}
+			v.locals[accu] = step(v)
+		}
+		out := result(v)
+		if mutable && !isErr(out) {
+			switch m := out.(type) {
+			case traits.MutableLister:
+				out = m.ToImmutableList()
+			case traits.MutableMapper:
+				out = m.ToImmutableMap()
+			}
+		}
+		return out
+	}
 }
 
 func isErr(v ref.Val) bool { return types.IsUnknownOrError(v) }
@@ -214,8 +325,8 @@ func constList(l celast.ListExpr) ref.Val {
 	return types.NewRefValList(types.DefaultTypeAdapter, vals)
 }
 
-func fastSelect(s celast.SelectExpr) fastExpr {
-	operand := fastNode(s.Operand())
+func (c *fastCompiler) selectNode(s celast.SelectExpr) fastExpr {
+	operand := c.node(s.Operand())
 	if operand == nil {
 		return nil
 	}
@@ -286,17 +397,17 @@ var fastFuncs = map[string]struct {
 	}},
 }
 
-func fastCall(c celast.CallExpr) fastExpr {
+func (fc *fastCompiler) call(c celast.CallExpr) fastExpr {
 	var args []fastExpr
 	if c.IsMemberFunction() {
-		t := fastNode(c.Target())
+		t := fc.node(c.Target())
 		if t == nil {
 			return nil
 		}
 		args = append(args, t)
 	}
 	for _, a := range c.Args() {
-		f := fastNode(a)
+		f := fc.node(a)
 		if f == nil {
 			return nil
 		}
@@ -362,6 +473,127 @@ func fastCall(c celast.CallExpr) fastExpr {
 				return types.MaybeNoSuchOverloadErr(c)
 			}
 		}
+	case operators.NotStrictlyFalse, operators.OldNotStrictlyFalse:
+		// The loop condition of all() and exists(): errors go on.
+		x := args[0]
+		return func(v *vars) ref.Val {
+			if xv := x(v); types.IsBool(xv) {
+				return xv
+			}
+			return types.True
+		}
+	case "dyn":
+		if len(args) != 1 || c.IsMemberFunction() {
+			return nil
+		}
+		return args[0] // the identity, for the type checker
+	case operators.Index:
+		return strict2(args[0], args[1], func(o, i ref.Val) ref.Val {
+			ix, ok := o.(traits.Indexer)
+			if !ok {
+				// As cel-go qualifies a scalar: the key is missing.
+				return types.NewErr("no such key: %v", i)
+			}
+			return ix.Get(i)
+		})
+	case operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals:
+		want := map[string][2]ref.Val{ // the comparisons that make it true
+			operators.Less:          {types.IntNegOne, types.IntNegOne},
+			operators.LessEquals:    {types.IntNegOne, types.IntZero},
+			operators.Greater:       {types.IntOne, types.IntOne},
+			operators.GreaterEquals: {types.IntOne, types.IntZero},
+		}[name]
+		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
+			cmp, ok := l.(traits.Comparer)
+			if !ok {
+				return types.MaybeNoSuchOverloadErr(l)
+			}
+			if isNaN(l) || isNaN(r) {
+				return types.False
+			}
+			switch res := cmp.Compare(r); res {
+			case want[0], want[1]:
+				return types.True
+			case types.IntNegOne, types.IntZero, types.IntOne:
+				return types.False
+			default:
+				return res
+			}
+		})
+	case operators.Subtract:
+		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
+			if a, ok := l.(traits.Subtractor); ok {
+				return a.Subtract(r)
+			}
+			return types.MaybeNoSuchOverloadErr(l)
+		})
+	case operators.Multiply:
+		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
+			if a, ok := l.(traits.Multiplier); ok {
+				return a.Multiply(r)
+			}
+			return types.MaybeNoSuchOverloadErr(l)
+		})
+	case operators.Divide:
+		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
+			if a, ok := l.(traits.Divider); ok {
+				return a.Divide(r)
+			}
+			return types.MaybeNoSuchOverloadErr(l)
+		})
+	case operators.Modulo:
+		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
+			if a, ok := l.(traits.Modder); ok {
+				return a.Modulo(r)
+			}
+			return types.MaybeNoSuchOverloadErr(l)
+		})
+	case operators.Negate:
+		return strict1(args[0], func(x ref.Val) ref.Val {
+			if a, ok := x.(traits.Negater); ok {
+				return a.Negate()
+			}
+			return types.MaybeNoSuchOverloadErr(x)
+		})
+	case "join":
+		if !c.IsMemberFunction() || len(args) > 2 {
+			return nil
+		}
+		sep := fastExpr(func(*vars) ref.Val { return types.String("") })
+		if len(args) == 2 {
+			sep = args[1]
+		}
+		return strict2(args[0], sep, func(lv, sv ref.Val) ref.Val {
+			l, ok := lv.(traits.Lister)
+			d, ok2 := sv.(types.String)
+			if !ok || !ok2 {
+				return errNoOverload
+			}
+			var b strings.Builder
+			for i, it := 0, l.Iterator(); it.HasNext() == types.True; i++ {
+				s, ok := it.Next().(types.String)
+				if !ok {
+					return types.NewErr("join: invalid input")
+				}
+				if i > 0 {
+					b.WriteString(string(d))
+				}
+				b.WriteString(string(s))
+			}
+			return types.String(b.String())
+		})
+	case "split":
+		if !c.IsMemberFunction() || len(args) != 2 {
+			return nil
+		}
+		return strict2(args[0], args[1], func(sv, dv ref.Val) ref.Val {
+			s, ok := sv.(types.String)
+			d, ok2 := dv.(types.String)
+			if !ok || !ok2 {
+				return errNoOverload
+			}
+			return types.DefaultTypeAdapter.NativeToValue(strings.Split(string(s), string(d)))
+		})
 	case operators.Equals, operators.NotEquals:
 		if name == operators.NotEquals {
 			return strict2(args[0], args[1], func(l, r ref.Val) ref.Val { return types.Bool(types.Equal(l, r) != types.True) })
@@ -490,6 +722,11 @@ func fastCall(c celast.CallExpr) fastExpr {
 		}
 	}
 	return nil
+}
+
+func isNaN(v ref.Val) bool {
+	d, ok := v.(types.Double)
+	return ok && math.IsNaN(float64(d))
 }
 
 // lowerASCII lowers the ASCII letters of s, as CEL's lowerAscii does.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"gopkg.in/yaml.v3"
@@ -86,6 +87,26 @@ func TestFastExprAgreesWithCEL(t *testing.T) {
 		`type(event.action) == string`, `type(record.errorCode) == null_type`, `size(event.resources)`, `size(event.action)`, `event.action.size()`,
 		`size(event.read_only)`, `event.action.lowerAscii()`, `event.actor.name.lowerAscii() == "root"`, `event.read_only.lowerAscii()`,
 		`event.action.matches("^Get")`, `matches(event.action, "Role$")`, `event.read_only.matches("x")`,
+		// Comprehensions, with errors inside and around them.
+		`event.resources.exists(r, r.arn.startsWith("arn:aws:s3"))`, `event.resources.all(r, has(r.arn))`,
+		`event.resources.exists(r, r.nope == 1)`, `event.resources.all(r, r.nope == 1)`, `event.resources.exists_one(r, has(r.arn))`,
+		`[1, event.nope, 3].exists(x, x == 3)`, `[1, event.nope].exists(x, x == 3)`, `[event.nope].all(x, false)`,
+		`[{"a": 1}, 2].exists(x, x.a == 1)`, `[2, {"a": 1}].exists(x, x.a == 1)`, `[2, {"a": 1}].all(x, x.a == 1)`,
+		`event.resources.map(r, r.arn)`, `event.resources.filter(r, has(r.type)).map(r, r.type)`, `event.actor.map(k, k).size()`, `event.actor.filter(k, k == "type")`,
+		`event.actor.exists(k, k == "type")`, `event.action.exists(c, c == "G")`, `event.nope.exists(x, true)`,
+		`record.requestParameters.exists(k, k.startsWith("role"))`, `record.resources.map(r, r.ARN)`,
+		`[1, 2, 3].map(x, [4, 5].map(y, x * y))`, `[1, 2].exists(x, [x].exists(x, x == 2))`, `[1, 2].map(x, x).map(y, y + 1)`,
+		`cel.bind(a, event.action, a + a)`, `cel.bind(a, [], a + [1])`, `cel.bind(a, event.nope, 1)`, `cel.bind(a, event.nope, a)`,
+		`[[1, 2], [3]].map(l, l.size())`, `[].exists(x, x)`, `[].all(x, x)`, `{}.exists(k, true)`, `{"a": 1, "b": 2}.filter(k, k == "b")`,
+		// Indexing, order, arithmetic, join and split.
+		`event.resources[0]`, `event.resources[0].arn`, `event.resources[-1]`, `event.resources[99]`, `event.resources["a"]`,
+		`event.actor["type"]`, `event.actor["nope"]`, `event.action[0]`, `record.resources[0].ARN`, `[1, 2][dyn(1.0)]`, `[1, 2][dyn(1.5)]`, `[1, 2][dyn(1u)]`,
+		`record.requestParameters["roleArn"]`, `event.nope[0]`,
+		`event.time < "2020"`, `event.time >= "2020"`, `dyn(1) < 2.5`, `2.5 <= dyn(2)`, `1u > dyn(0)`, `dyn(1u) >= 1`, `event.action > 1`, `0.0/0.0 < 1.0`, `1.0 > 0.0/0.0`,
+		`event.flow.dstport < event.flow.srcport`, `event.flow.tcp_flags % 32 >= 16`, `event.flow.bytes - 1 > 0`, `7 % 0`, `7 / 0`, `-event.flow.dstport`,
+		`dyn("a") - dyn("b")`, `dyn(5) * 2.0`, `dyn(5) / 2.0`, `dyn(5.0) % 2`, `-dyn("a")`, `event.action * 2`, `-event.action`,
+		`["a", "b"].join(",")`, `["a", "b"].join()`, `[1, "b"].join(",")`, `event.action.split("e")`, `event.actor.type.split("")`,
+		`event.resources.map(r, r.arn).join(" ")`, `event.nope.join(",")`,
 	)
 	env, err := sharedEnv()
 	if err != nil {
@@ -186,4 +207,43 @@ func fastTestEvents(t *testing.T) []*event.Event {
 		t.Fatal("unexpected first event")
 	}
 	return evs
+}
+
+// TestFastComprehensionsAreBounded checks that a comprehension nested in
+// another over a long list in hostile input stops, with an error, as
+// cel-go's cost limit stops it, instead of taking quadratic time.
+func TestFastComprehensionsAreBounded(t *testing.T) {
+	items := strings.Repeat(`1,`, 3000) + `2`
+	evs, err := decodeTestEvent(scalarNode(`{"eventVersion":"1.09","eventTime":"2026-11-20T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"GetUser","requestParameters":{"items":[` + items + `]}}`))
+	if err != nil || len(evs) != 1 {
+		t.Fatal(len(evs), err)
+	}
+	env, err := sharedEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		expr    string
+		bounded bool
+	}{
+		{`record.requestParameters.items.exists(x, x == 2)`, false},
+		{`record.requestParameters.items.map(x, x + 1.0).size() == 3001`, false},
+		{`record.requestParameters.items.exists(x, record.requestParameters.items.exists(y, x == y && x == 3))`, true},
+	} {
+		prg, err := compileProgram(env, tc.expr, cel.BoolType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := prg.(*fastProgram); !ok {
+			t.Fatalf("%s: not on the fast path", tc.expr)
+		}
+		v := &vars{ev: evs[0], view: newEventView(evs[0])}
+		out, _, err := prg.Eval(v)
+		switch {
+		case tc.bounded && (err == nil || !strings.Contains(err.Error(), "cost limit")):
+			t.Errorf("%s: got %v, %v; want the cost limit", tc.expr, out, err)
+		case !tc.bounded && (err != nil || out != types.True):
+			t.Errorf("%s: got %v, %v; want true", tc.expr, out, err)
+		}
+	}
 }
