@@ -164,6 +164,32 @@ func (c *fastCompiler) node(e celast.Expr) fastExpr {
 			}
 			return types.NewRefValList(types.DefaultTypeAdapter, vals)
 		}
+	case celast.MapKind:
+		// A map literal, built as cel-go's evalMap builds it.
+		var keys, vals []fastExpr
+		for _, en := range e.AsMap().Entries() {
+			me := en.AsMapEntry()
+			k, val := c.node(me.Key()), c.node(me.Value())
+			if me.IsOptional() || k == nil || val == nil {
+				return nil
+			}
+			keys, vals = append(keys, k), append(vals, val)
+		}
+		return func(v *vars) ref.Val {
+			entries := make(map[ref.Val]ref.Val, len(keys))
+			for i, k := range keys {
+				kv := k(v)
+				if types.IsError(kv) {
+					return kv
+				}
+				vv := vals[i](v)
+				if types.IsError(vv) {
+					return vv
+				}
+				entries[kv] = vv
+			}
+			return types.NewRefValMap(types.DefaultTypeAdapter, entries)
+		}
 	case celast.CallKind:
 		return c.call(e.AsCall())
 	}

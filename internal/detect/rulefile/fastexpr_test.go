@@ -107,6 +107,8 @@ func TestFastExprAgreesWithCEL(t *testing.T) {
 		`dyn("a") - dyn("b")`, `dyn(5) * 2.0`, `dyn(5) / 2.0`, `dyn(5.0) % 2`, `-dyn("a")`, `event.action * 2`, `-event.action`,
 		`["a", "b"].join(",")`, `["a", "b"].join()`, `[1, "b"].join(",")`, `event.action.split("e")`, `event.actor.type.split("")`,
 		`event.resources.map(r, r.arn).join(" ")`, `event.nope.join(",")`,
+		`{"a": event.action, "b": event.service}`, `{"a": event.nope}`, `{event.action: 1}["GetUser"]`, `{"a": 1, "b": [event.account]}.b[0]`,
+		`event.resources.map(r, {"arn": r.arn})`,
 	)
 	env, err := sharedEnv()
 	if err != nil {
