@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -20,10 +21,10 @@ func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b 
 // the name of the encoding ("gzip", "gzip+gzip", "base64+gzip" or "").
 func decompress(r io.Reader, lim Limits) (io.Reader, string, error) {
 	counted := &countingReader{r: r}
-	br := bufio.NewReaderSize(counted, 64<<10)
-	var out io.Reader = br
+	var out io.Reader = counted
 	kind := ""
 	for layer := 0; ; layer++ {
+		under := out
 		peekable, ok := out.(*bufio.Reader)
 		if !ok {
 			peekable = bufio.NewReaderSize(out, 64<<10)
@@ -42,6 +43,13 @@ func decompress(r io.Reader, lim Limits) (io.Reader, string, error) {
 			continue
 		}
 		if !isGzip(head) {
+			if !ok {
+				// The buffer was only for peeking: read what it holds,
+				// then the layer below directly, without copying every
+				// byte through it.
+				held, _ := peekable.Peek(peekable.Buffered())
+				out = io.MultiReader(bytes.NewReader(held), under)
+			}
 			break
 		}
 		if layer == maxGzipLayers {
