@@ -46,6 +46,7 @@ type scanFlags struct {
 	progress  bool
 	verbose   bool
 	cpuProf   string
+	memProf   string
 }
 
 func scanCommand(ctx context.Context, args []string, env Env) (err error) {
@@ -61,6 +62,7 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 	fs.BoolVar(&f.progress, "progress", true, "show progress on a terminal")
 	fs.BoolVar(&f.verbose, "v", false, "report every unsupported record, not only the first of each kind")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a Go CPU profile of the scan to `file` (for performance reports)")
+	fs.StringVar(&f.memProf, "memprofile", "", "write a Go allocation profile of the scan to `file` (for performance reports)")
 	fs.Usage = func() {
 		fmt.Fprint(env.Stderr, scanUsage)
 		fs.PrintDefaults()
@@ -105,6 +107,13 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 			return err
 		}
 		defer stopProf()
+	}
+	if f.memProf != "" {
+		defer func() {
+			if perr := writeAllocProfile(f.memProf); perr != nil && err == nil {
+				err = perr
+			}
+		}()
 	}
 	setup, err := newSetup(f.ruleFlags, nil, true)
 	if err != nil {
@@ -309,4 +318,17 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		fh.Close()
 	}, nil
+}
+
+// writeAllocProfile writes the allocation profile to path.
+func writeAllocProfile(path string) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("scan: --memprofile: %w", err)
+	}
+	if err := pprof.Lookup("allocs").WriteTo(fh, 0); err != nil {
+		fh.Close()
+		return fmt.Errorf("scan: --memprofile: %w", err)
+	}
+	return fh.Close()
 }

@@ -51,7 +51,11 @@ type setup struct {
 // databases, and loads the built-in and user rules (paths beside the
 // configuration's). Rule files with mistakes are an error; Sigma rules
 // Vigil cannot run are not (they are in rules.Skipped).
-func newSetup(f ruleFlags, paths []string, persistent bool) (*setup, error) {
+//
+// run is true for a command that evaluates events (scan): its state
+// persists on disk, and the built-in rules are compiled without their
+// tests, which only the rules commands use.
+func newSetup(f ruleFlags, paths []string, run bool) (*setup, error) {
 	s := &setup{cfg: &config.Config{}}
 	if f.config != "" {
 		cfg, err := config.Load(f.config)
@@ -64,7 +68,7 @@ func newSetup(f ruleFlags, paths []string, persistent bool) (*setup, error) {
 	if f.state != "" {
 		statePath = f.state
 	}
-	if !persistent {
+	if !run {
 		statePath = ""
 	}
 	var err error
@@ -83,7 +87,7 @@ func newSetup(f ruleFlags, paths []string, persistent bool) (*setup, error) {
 		s.enrich = s.geo
 	}
 	all := append(append(append([]string(nil), s.cfg.Rules...), f.rules...), paths...)
-	if s.rules, err = ruleset.Load(all, rulefile.Options{Config: s.cfg, State: s.store}); err != nil {
+	if s.rules, err = ruleset.Load(all, rulefile.Options{Config: s.cfg, State: s.store, SkipTests: run}); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -58,7 +58,7 @@ func Catalog(opts rulefile.Options) ([]*rulefile.Rule, []*rulefile.Suite, error)
 			defer func() { <-sem }()
 			src, err := catalogFS.ReadFile(n)
 			if err == nil {
-				files[i], err = rulefile.ParseFile(path.Join("internal/rules", n), src, opts)
+				files[i], err = rulefile.ParseFileUntested(path.Join("internal/rules", n), src, opts)
 			}
 			errs[i] = err
 		})

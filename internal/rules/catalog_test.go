@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"reflect"
 	"os"
 	"path/filepath"
 	"slices"
@@ -317,4 +319,45 @@ func loadedIDs(t *testing.T) map[string]bool {
 		ids[r.Meta().ID] = true
 	}
 	return ids
+}
+
+// TestCatalogCompilesWithoutTests holds the catalogue files to the layout
+// StripTests relies on: compiled for running, without their tests, every
+// file gives the same rules, at the same lines, as compiled whole.
+func TestCatalogCompilesWithoutTests(t *testing.T) {
+	names, err := fs.Glob(catalogFS, "catalog/*.yaml")
+	if err != nil || len(names) == 0 {
+		t.Fatal(names, err)
+	}
+	for _, n := range names {
+		src, err := catalogFS.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole, err := rulefile.ParseFile(n, src, rulefile.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rulefile.ParseFile(n, rulefile.StripTests(src), rulefile.Options{}); err != nil && len(whole.Suites) == 0 {
+			t.Errorf("%s: does not parse without its tests: %v", n, err)
+		}
+		untested, err := rulefile.ParseFileUntested(n, src, rulefile.Options{SkipTests: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(untested.Suites) != 0 || len(untested.Rules) != len(whole.Rules) {
+			t.Fatalf("%s: %d rules and %d suites without tests, %d rules whole", n, len(untested.Rules), len(untested.Suites), len(whole.Rules))
+		}
+		for i, r := range untested.Rules {
+			w := whole.Rules[i]
+			if total, _, _ := r.Tests(); total != 0 {
+				t.Errorf("%s: %s kept %d tests", n, r.Meta().ID, total)
+			}
+			f1, l1 := r.File()
+			f2, l2 := w.File()
+			if !reflect.DeepEqual(r.Meta(), w.Meta()) || !slices.Equal(r.Keys(), w.Keys()) || f1 != f2 || l1 != l2 {
+				t.Errorf("%s: rule %d differs without its tests: %+v at %s:%d, whole %+v at %s:%d", n, i, r.Meta(), f1, l1, w.Meta(), f2, l2)
+			}
+		}
+	}
 }

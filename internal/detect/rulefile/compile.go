@@ -45,6 +45,11 @@ type Options struct {
 	// Origin says where the rule came from ("built-in", a file path); it
 	// is shown by `vigil rules list`.
 	Origin string
+	// SkipTests compiles rules for running, not testing: the tests in
+	// their files are not read (most of a rule file's bytes), and test
+	// suites (tests_for) are left out. Only ParseFileUntested, which the
+	// built-in catalogue uses, honours it.
+	SkipTests bool
 }
 
 // Rule is a compiled rule file rule. It implements detect.Rule, and

@@ -475,3 +475,23 @@ func TestThresholdMemoryIsBounded(t *testing.T) {
 		t.Errorf("sum rule keeps %d buckets", len(e.Amounts))
 	}
 }
+
+func TestStripTests(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"none", "id: a\ntitle: b\n", "id: a\ntitle: b\n"},
+		{"block", "id: a\ntests:\n  - name: x\n    event: {}\n# note\nseverity: low\n", "id: a\n\n\n\n\nseverity: low\n"},
+		{"documents", "id: a\ntests:\n  - name: x\n---\nid: b\ntests: []\n", "id: a\n\n\n---\nid: b\n\n"},
+		{"suites keep tests_for", "tests_for: aws-x\ntests:\n  - name: x\n", "tests_for: aws-x\n\n\n"},
+		{"blank and CRLF lines", "id: a\r\ntests:\r\n\r\n  - name: x\r\nmatch: {}\r\n", "id: a\r\n\n\n\nmatch: {}\r\n"},
+		{"no final newline", "id: a\ntests:\n  - name: x", "id: a\n\n"},
+		{"sequence at the key's indentation", "tags:\n- T1\ntests:\n- name: x\n  event: {}\n-\n---\nid: b\n", "tags:\n- T1\n\n\n\n\n---\nid: b\n"},
+	} {
+		got := string(StripTests([]byte(tc.in)))
+		if got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+		if strings.Count(got, "\n") != strings.Count(tc.in, "\n") {
+			t.Errorf("%s: line count changed", tc.name)
+		}
+	}
+}
