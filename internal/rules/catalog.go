@@ -19,6 +19,26 @@ import (
 //go:embed catalog/*.yaml
 var catalogFS embed.FS
 
+// catalogChecked is the catalogue's CEL expressions, type-checked ahead of
+// time so that start-up skips parsing and checking them (most of its
+// cost). TestCheckedIsCurrent fails when a catalogue edit leaves it
+// behind; regenerate it with
+//
+//	go test ./internal/rules -run TestCheckedIsCurrent -update
+//
+//go:embed catalog.checked
+var catalogChecked []byte
+
+// checked is catalogChecked read, or nil when it is stale (the rules then
+// compile from their text: slower, the same rules).
+var checked = sync.OnceValue(func() *rulefile.Checked {
+	c, err := rulefile.UnmarshalChecked(catalogChecked)
+	if err != nil {
+		return nil
+	}
+	return c
+})
+
 // BuiltIn returns every built-in rule, the rules written in Go and the YAML
 // catalogue, compiled with opts (their configuration and state), and the
 // test suites of the rules written in Go.
@@ -43,6 +63,9 @@ func BuiltIn(opts rulefile.Options) ([]detect.Rule, []*rulefile.Suite, error) {
 // the built-in rules written in Go.
 func Catalog(opts rulefile.Options) ([]*rulefile.Rule, []*rulefile.Suite, error) {
 	opts.Origin = "built-in"
+	if opts.Checked == nil && opts.Collect == nil {
+		opts.Checked = checked()
+	}
 	names, err := fs.Glob(catalogFS, "catalog/*.yaml")
 	if err != nil {
 		return nil, nil, err

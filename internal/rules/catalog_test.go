@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	goflag "flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -358,6 +359,61 @@ func TestCatalogCompilesWithoutTests(t *testing.T) {
 			if !reflect.DeepEqual(r.Meta(), w.Meta()) || !slices.Equal(r.Keys(), w.Keys()) || f1 != f2 || l1 != l2 {
 				t.Errorf("%s: rule %d differs without its tests: %+v at %s:%d, whole %+v at %s:%d", n, i, r.Meta(), f1, l1, w.Meta(), f2, l2)
 			}
+		}
+	}
+}
+
+var update = goflag.Bool("update", false, "rewrite catalog.checked")
+
+// TestCheckedIsCurrent holds catalog.checked to the catalogue: it holds
+// every expression the catalogue compiles, nothing else, each checked as
+// the current rule environment checks it; and the catalogue compiles from
+// it to the same rules as from the expressions' text.
+func TestCheckedIsCurrent(t *testing.T) {
+	col := rulefile.NewChecked()
+	if _, _, err := Catalog(rulefile.Options{Collect: col}); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		b, err := col.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("catalog.checked", b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %d expressions, %d bytes", col.Len(), len(b))
+		return
+	}
+	const fix = "regenerate it: go test ./internal/rules -run TestCheckedIsCurrent -update"
+	held, err := rulefile.UnmarshalChecked(catalogChecked)
+	if err != nil {
+		t.Fatalf("catalog.checked: %v; %s", err, fix)
+	}
+	if got, want := held.Exprs(), col.Exprs(); !slices.Equal(got, want) {
+		t.Errorf("catalog.checked holds %d expressions, the catalogue compiles %d; %s", len(got), len(want), fix)
+	}
+	if err := held.Verify(); err != nil {
+		t.Errorf("catalog.checked: %v; %s", err, fix)
+	}
+	if checked() == nil {
+		t.Error("the catalogue does not use catalog.checked")
+	}
+	// The same rules, compiled either way.
+	fromText, _, err := Catalog(rulefile.Options{Checked: rulefile.NewChecked()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromChecked, _, err := Catalog(rulefile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fromText) != len(fromChecked) {
+		t.Fatalf("%d rules from text, %d from checked", len(fromText), len(fromChecked))
+	}
+	for i := range fromText {
+		if !reflect.DeepEqual(fromText[i].Meta(), fromChecked[i].Meta()) {
+			t.Errorf("rule %d differs: %+v, %+v", i, fromText[i].Meta(), fromChecked[i].Meta())
 		}
 	}
 }

@@ -68,44 +68,74 @@ func newEnv() (*cel.Env, error) {
 // so such expressions run under CEL's cost limit. The others cost at most
 // their size times the input's, and run without the cost tracker, which
 // would slow every step of every rule.
-func program(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
+func program(env *cel.Env, expr string, want *cel.Type, opts Options) (cel.Program, error) {
 	// Rules repeat expressions (has(event.source_ip) ? ...); programs are
 	// immutable and safe for concurrent use, so each is compiled once.
 	key := programKey{expr, want.String()}
 	if p, ok := programs.Load(key); ok {
-		return p.(cel.Program), nil
+		e := p.(programEntry)
+		if opts.Collect != nil {
+			if err := opts.Collect.add(expr, e.ast); err != nil {
+				return nil, err
+			}
+		}
+		return e.prg, nil
 	}
-	p, err := compileProgram(env, expr, want)
-	if err == nil {
-		programs.Store(key, p)
+	prg, ast, err := compileProgram(env, expr, want, opts.Checked)
+	if err != nil {
+		return nil, err
 	}
-	return p, err
+	programs.Store(key, programEntry{prg, ast})
+	if opts.Collect != nil {
+		if err := opts.Collect.add(expr, ast); err != nil {
+			return nil, err
+		}
+	}
+	return prg, nil
 }
 
 type programKey struct{ expr, want string }
 
-var programs sync.Map // programKey -> cel.Program, compiled in sharedEnv
+type programEntry struct {
+	prg cel.Program
+	ast *cel.Ast
+}
 
-func compileProgram(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, iss.Err()
+var programs sync.Map // programKey -> programEntry, compiled in sharedEnv
+
+// compileProgram compiles expr, taking it checked from checked when it is
+// there.
+func compileProgram(env *cel.Env, expr string, want *cel.Type, checked *Checked) (cel.Program, *cel.Ast, error) {
+	ast, cached := checked.lookup(expr)
+	if !cached {
+		var iss *cel.Issues
+		if ast, iss = env.Compile(expr); iss.Err() != nil {
+			return nil, nil, iss.Err()
+		}
 	}
 	if t := ast.OutputType(); !want.IsExactType(cel.DynType) && !t.IsExactType(want) && !t.IsExactType(cel.DynType) {
-		return nil, fmt.Errorf("expression gives %s, want %s", t, want)
+		return nil, nil, fmt.Errorf("expression gives %s, want %s", t, want)
 	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 	if loops(ast) {
 		opts = append(opts, cel.CostLimit(celCostLimit))
 	}
-	prg, err := env.Program(ast, opts...)
+	plan := func() (cel.Program, error) { return env.Program(ast, opts...) }
+	fast := compileFast(ast)
+	if fast != nil && cached {
+		// A checked expression from the catalogue is known to plan
+		// (TestCheckedIsCurrent plans them all), and the fast path
+		// evaluates it: plan it for cel-go only if something asks.
+		return &fastProgram{fast: fast, plan: sync.OnceValues(plan)}, ast, nil
+	}
+	prg, err := plan()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if fast := compileFast(ast); fast != nil {
-		return &fastProgram{Program: prg, fast: fast}, nil
+	if fast != nil {
+		return &fastProgram{fast: fast, plan: func() (cel.Program, error) { return prg, nil }}, ast, nil
 	}
-	return prg, nil
+	return prg, ast, nil
 }
 
 // loops reports whether a compiled expression holds a comprehension.

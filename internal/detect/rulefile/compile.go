@@ -50,6 +50,12 @@ type Options struct {
 	// suites (tests_for) are left out. Only ParseFileUntested, which the
 	// built-in catalogue uses, honours it.
 	SkipTests bool
+	// Checked holds expressions already type-checked (the built-in
+	// catalogue's), which compile without being parsed and checked again.
+	Checked *Checked
+	// Collect, when set, receives every expression compiled, checked: how
+	// the catalogue's Checked is made.
+	Collect *Checked
 }
 
 // Rule is a compiled rule file rule. It implements detect.Rule, and
@@ -168,7 +174,7 @@ func compile(sp Spec, file string, node *yaml.Node, opts Options) (*Rule, error)
 		if expr == "" {
 			return nil
 		}
-		p, err := program(env, expr, want)
+		p, err := program(env, expr, want, opts)
 		if err != nil {
 			bad(key, "%v", err)
 			return nil

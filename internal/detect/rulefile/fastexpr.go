@@ -39,20 +39,36 @@ type fastExpr func(v *vars) ref.Val
 // fastProgram is a cel.Program that takes the fast path when it has one
 // and its input is a rule's vars.
 type fastProgram struct {
-	cel.Program
 	fast fastExpr
+	plan func() (cel.Program, error) // cel-go's program, for other inputs
 }
 
 // Eval implements cel.Program.
 func (p *fastProgram) Eval(input any) (ref.Val, *cel.EvalDetails, error) {
-	if v, ok := input.(*vars); ok && p.fast != nil {
+	if v, ok := input.(*vars); ok {
 		out := p.fast(v)
 		if e, ok := out.(*types.Err); ok {
 			return out, nil, e
 		}
 		return out, nil, nil
 	}
-	return p.Program.Eval(input)
+	prg, err := p.plan()
+	if err != nil {
+		return nil, nil, err
+	}
+	return prg.Eval(input)
+}
+
+// ConcurrentEval implements cel.Program, on cel-go (rules do not use it).
+func (p *fastProgram) ConcurrentEval(ctx context.Context, input any) <-chan cel.EvalResult {
+	prg, err := p.plan()
+	if err != nil {
+		ch := make(chan cel.EvalResult, 1)
+		ch <- cel.EvalResult{Err: err}
+		close(ch)
+		return ch
+	}
+	return prg.ConcurrentEval(ctx, input)
 }
 
 // ContextEval implements cel.Program.

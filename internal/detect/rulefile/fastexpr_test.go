@@ -232,7 +232,7 @@ func TestFastComprehensionsAreBounded(t *testing.T) {
 		{`record.requestParameters.items.map(x, x + 1.0).size() == 3001`, false},
 		{`record.requestParameters.items.exists(x, record.requestParameters.items.exists(y, x == y && x == 3))`, true},
 	} {
-		prg, err := compileProgram(env, tc.expr, cel.BoolType)
+		prg, _, err := compileProgram(env, tc.expr, cel.BoolType, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
