@@ -86,10 +86,13 @@ type Rule struct {
 	titleRecord bool       // the title template reads .record
 	titleWhole  bool       // ... as a whole
 	titlePaths  [][]string // ... at these paths
-	title       *template.Template
-	allow       allowList
-	cfg         map[string]any
-	cfgSrc      *config.Config
+	// The top-level fields of .event the title reads, or all of them.
+	titleEventKeys  []string
+	titleEventWhole bool
+	title           *template.Template
+	allow           allowList
+	cfg             map[string]any
+	cfgSrc          *config.Config
 
 	testLines []int
 
@@ -203,6 +206,7 @@ func compile(sp Spec, file string, node *yaml.Node, opts Options) (*Rule, error)
 	} else {
 		r.title = t
 		r.titlePaths, r.titleWhole = recordPaths(t)
+		r.titleEventKeys, r.titleEventWhole = eventKeys(t)
 	}
 	if sp.Allow != nil {
 		if r.allow, err = compileAllow(sp.Allow); err != nil {
@@ -392,6 +396,18 @@ func (v *vars) fields() map[string]any {
 	return v.ev.Memo(fieldsKey, func() any { return v.ev.Fields() }).(map[string]any)
 }
 
+// someFields is the normalised event's fields named by keys, for a
+// title template that reads only those.
+func (v *vars) someFields(keys []string) map[string]any {
+	m := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if val, ok := v.ev.Field(k); ok {
+			m[k] = val
+		}
+	}
+	return m
+}
+
 // record is the record for CEL: a view of its raw JSON that decodes only
 // the fields an expression reads (see jsonObject). Flow records, which are
 // text, are their normalised fields.
@@ -563,7 +579,11 @@ func (r *Rule) finish(f *detect.Finding, v *vars, act interpreter.Activation) er
 	default:
 		rec = sparseRecord(v.ev.Record, r.titlePaths)
 	}
-	if err := r.title.Execute(&buf, map[string]any{"event": v.fields(), "record": rec, "config": r.cfg}); err != nil {
+	evFields := v.fields
+	if !r.titleEventWhole {
+		evFields = func() map[string]any { return v.someFields(r.titleEventKeys) }
+	}
+	if err := r.title.Execute(&buf, map[string]any{"event": evFields(), "record": rec, "config": r.cfg}); err != nil {
 		// A template that stumbles on this event's shape (a field that
 		// is null here) must not cost the alert: use the rule's title.
 		f.Title = r.meta.Title

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"text/template"
@@ -213,5 +214,21 @@ func TestEventViewMatchesFields(t *testing.T) {
 	}
 	if checked < 300 {
 		t.Errorf("only %d comparisons succeeded", checked)
+	}
+}
+
+// TestDecodeJSONAgreesWithUnmarshal holds the title decoder's short cuts
+// to encoding/json's answers.
+func TestDecodeJSONAgreesWithUnmarshal(t *testing.T) {
+	for _, in := range []string{
+		`"plain"`, `""`, `"with \"escape\""`, `"tab\there"`, "\"raw\ttab\"", `"é ü"`, "\"bad \xff utf8\"", `"\u00e9"`,
+		`true`, `false`, `null`, `12`, `-1.5e3`, `{"a":1}`, `[1,"b"]`, `"unterminated`, `nul`, `tru`, `"a"b"`,
+	} {
+		var want any
+		werr := json.Unmarshal([]byte(in), &want)
+		got, ok := decodeJSON([]byte(in))
+		if ok != (werr == nil) || (ok && !reflect.DeepEqual(got, want)) {
+			t.Errorf("%q: got %#v, %v; encoding/json %#v, %v", in, got, ok, want, werr)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"text/template"
 	"text/template/parse"
+	"unicode/utf8"
 
 	"github.com/vigil-sec/vigil/internal/jsonscan"
 )
@@ -14,9 +15,28 @@ import (
 // so that only those values are decoded for a title, not the whole
 // record. whole is true when the template uses .record itself.
 func recordPaths(t *template.Template) (paths [][]string, whole bool) {
+	return templatePaths(t, "record")
+}
+
+// eventKeys returns the top-level fields of .event that a title template
+// reads, so that only those are made for a title; whole is true when it
+// uses .event itself.
+func eventKeys(t *template.Template) (keys []string, whole bool) {
+	paths, whole := templatePaths(t, "event")
+	for _, p := range paths {
+		if !slices.Contains(keys, p[0]) {
+			keys = append(keys, p[0])
+		}
+	}
+	return keys, whole
+}
+
+// templatePaths returns the paths under .root that a template reads, and
+// whether it uses .root itself.
+func templatePaths(t *template.Template, root string) (paths [][]string, whole bool) {
 	var walk func(n parse.Node)
 	field := func(ident []string) {
-		if len(ident) == 0 || ident[0] != "record" {
+		if len(ident) == 0 || ident[0] != root {
 			return
 		}
 		if len(ident) == 1 {
@@ -102,8 +122,7 @@ func sparseRecord(raw []byte, paths [][]string) map[string]any {
 			}
 			if i == len(p)-1 || jsonscan.KindOf(member) != jsonscan.Object {
 				if _, done := m[k]; !done {
-					var val any
-					if json.Unmarshal(member, &val) == nil {
+					if val, ok := decodeJSON(member); ok {
 						m[k] = val
 					}
 				}
@@ -138,4 +157,35 @@ func lastMember(v []byte, k string) ([]byte, bool) {
 		}
 	}
 	return last, found
+}
+
+// decodeJSON decodes a JSON value as json.Unmarshal into an any does,
+// taking a short cut for the values titles mostly read: plain strings
+// (no escapes, valid UTF-8, no control characters), booleans and null.
+func decodeJSON(v []byte) (any, bool) {
+	switch {
+	case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"':
+		body := v[1 : len(v)-1]
+		plain := utf8.Valid(body)
+		for _, c := range body {
+			if c == '\\' || c == '"' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(body), true
+		}
+	case string(v) == "true":
+		return true, true
+	case string(v) == "false":
+		return false, true
+	case string(v) == "null":
+		return nil, true
+	}
+	var val any
+	if json.Unmarshal(v, &val) != nil {
+		return nil, false
+	}
+	return val, true
 }
