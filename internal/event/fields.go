@@ -79,6 +79,12 @@ var topFieldNames = [numTopFields]string{
 	"userIdentity", "requestParameters", "responseElements", "additionalEventData", "resources", "readOnly", "userAgent",
 }
 
+// TopFieldOf returns the TopField a top-level key names, if any.
+func TopFieldOf(name string) (TopField, bool) { return topFieldOf(name) }
+
+// NumTopFields is how many fields TopFields indexes.
+const NumTopFields = int(numTopFields)
+
 func topFieldOf(name string) (TopField, bool) {
 	for i, n := range topFieldNames {
 		if n == name {

@@ -29,7 +29,6 @@ import (
 	"github.com/vigil-sec/vigil/internal/detect/pattern"
 	"github.com/vigil-sec/vigil/internal/event"
 	"github.com/vigil-sec/vigil/internal/iampolicy"
-	"github.com/vigil-sec/vigil/internal/jsonscan"
 	"github.com/vigil-sec/vigil/internal/state"
 )
 
@@ -415,7 +414,7 @@ func (v *vars) record() any {
 	if v.ev.Kind == event.KindFlowLog {
 		return v.view.Get(types.String("flow"))
 	}
-	return v.ev.Memo(recordViewKey, func() any { return jsonValueOf(jsonscan.SkipSpaceBytes(v.ev.Record)) })
+	return v.ev.Memo(recordViewKey, func() any { return recordObject(v.ev) })
 }
 
 // recordTree is the whole record decoded into maps and lists, for title

@@ -27,6 +27,20 @@ type jsonObject struct {
 	members []jsonMember // indexed on first access
 	indexed bool
 	full    ref.Val // the decoded map, once needed
+	// A CloudTrail record's root: the decoder found its most-read
+	// top-level fields (event.TopFields), so looking one of them up needs
+	// no index of the whole record.
+	ev   *event.Event
+	tops *[event.NumTopFields]ref.Val // their values, once read
+}
+
+// recordObject is the CEL view of ev's record.
+func recordObject(ev *event.Event) ref.Val {
+	raw := jsonscan.SkipSpaceBytes(ev.Record)
+	if ev.Top.Indexed && jsonscan.KindOf(raw) == jsonscan.Object {
+		return &jsonObject{raw: raw, ev: ev}
+	}
+	return jsonValueOf(raw)
 }
 
 // jsonMember is one member of an indexed object: its key (unescaped), its
@@ -83,6 +97,23 @@ func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
 	k, ok := key.(types.String)
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(key), false
+	}
+	if !o.indexed && o.ev != nil {
+		// The first of repeated keys, as the loop below finds.
+		if f, ok := event.TopFieldOf(string(k)); ok {
+			if o.tops == nil {
+				o.tops = new([event.NumTopFields]ref.Val)
+			}
+			if v := o.tops[f]; v != nil {
+				return v, true
+			}
+			raw := o.ev.TopValue(f)
+			if raw == nil {
+				return nil, false
+			}
+			o.tops[f] = jsonValueOf(raw)
+			return o.tops[f], true
+		}
 	}
 	if !o.indexed {
 		o.index()

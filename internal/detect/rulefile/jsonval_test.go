@@ -10,8 +10,10 @@ import (
 	"text/template"
 
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/traits"
 
 	"github.com/vigil-sec/vigil/internal/event"
+	"github.com/vigil-sec/vigil/internal/jsonscan"
 )
 
 // TestJSONRecordMatchesDecoded holds the lazy JSON view of a record to the
@@ -230,5 +232,46 @@ func TestDecodeJSONAgreesWithUnmarshal(t *testing.T) {
 		if ok != (werr == nil) || (ok && !reflect.DeepEqual(got, want)) {
 			t.Errorf("%q: got %#v, %v; encoding/json %#v, %v", in, got, ok, want, werr)
 		}
+	}
+}
+
+// TestRecordObjectAgreesWithIndex checks that a record's view, which reads
+// the decoder's spans for the most-read top-level fields, finds what a
+// view that indexes the whole record finds, repeated keys included.
+func TestRecordObjectAgreesWithIndex(t *testing.T) {
+	evs := fastTestEvents(t)
+	dup, err := decodeTestEvent(scalarNode(`{"eventVersion":"1.09","eventTime":"2026-11-20T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"GetUser","requestParameters":{"a":1},"requestParameters":{"a":2},"RequestParameters":{"a":3}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs = append(evs, dup...)
+	keys := []string{"eventSource", "eventName", "eventType", "awsRegion", "recipientAccountId", "sourceIPAddress", "errorCode",
+		"userIdentity", "requestParameters", "responseElements", "additionalEventData", "resources", "readOnly", "userAgent",
+		"RequestParameters", "eventTime", "eventID", "nope"}
+	used := 0
+	for i, ev := range evs {
+		if ev.Kind == event.KindFlowLog {
+			continue
+		}
+		rec := recordObject(ev)
+		if o, ok := rec.(*jsonObject); ok && o.ev != nil {
+			used++
+		}
+		plain := jsonValueOf(jsonscan.SkipSpaceBytes(ev.Record))
+		for _, k := range keys {
+			for range 2 { // the second lookup reads what the first kept
+				got, gok := rec.(traits.Mapper).Find(types.String(k))
+				want, wok := plain.(traits.Mapper).Find(types.String(k))
+				if gok != wok || (gok && got.Equal(want) != types.True) {
+					t.Errorf("event %d: %s: %v %v, whole index %v %v", i, k, got, gok, want, wok)
+				}
+			}
+		}
+		if rec.Equal(plain) != types.True {
+			t.Errorf("event %d: views differ", i)
+		}
+	}
+	if used < 50 {
+		t.Errorf("only %d events used the decoder's spans", used)
 	}
 }
