@@ -652,6 +652,9 @@ func evalText(p cel.Program, act interpreter.Activation) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if s, ok := out.(types.String); ok {
+		return string(s), nil
+	}
 	return fmt.Sprint(out.Value()), nil
 }
 
@@ -664,8 +667,12 @@ func evalTexts(p cel.Program, act interpreter.Activation) ([]string, error) {
 	}
 	var texts []string
 	add := func(v ref.Val) {
-		if s := fmt.Sprint(v.Value()); s != "" {
-			texts = append(texts, s)
+		s, ok := v.(types.String)
+		if !ok {
+			s = types.String(fmt.Sprint(v.Value()))
+		}
+		if s != "" {
+			texts = append(texts, string(s))
 		}
 	}
 	if l, ok := out.(traits.Lister); ok {
