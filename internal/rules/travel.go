@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/vigil-sec/vigil/internal/detect"
@@ -78,8 +79,10 @@ func (r *travelRule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding,
 		return nil, nil
 	}
 	g := ev.SourceGeo
-	p := travelPoint{Time: ev.Time, Lat: g.Latitude, Lon: g.Longitude, Place: place(g), IP: ev.SourceAddress}
-	return []detect.Finding{{Severity: detect.High, Pending: travelCandidate{who: who, point: p}}}, nil
+	// Copies: the rule keeps them, and the event's strings share the
+	// memory of the batch it came in.
+	p := travelPoint{Time: ev.Time, Lat: g.Latitude, Lon: g.Longitude, Place: strings.Clone(place(g)), IP: strings.Clone(ev.SourceAddress)}
+	return []detect.Finding{{Severity: detect.High, Pending: travelCandidate{who: strings.Clone(who), point: p}}}, nil
 }
 
 type travelCandidate struct {

@@ -549,8 +549,20 @@ func (r *Rule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error
 			p.dedupKey = ""
 		}
 	}
+	p.own()
 	f.Pending = p
 	return []detect.Finding{f}, nil
+}
+
+// own copies the pending keys and values, which Settle may keep in the
+// rule's state: a value read straight from the record (group_by:
+// event.source_ip) shares the memory of the batch the record came in, and
+// state that kept it would keep the whole batch alive.
+func (p *pending) own() {
+	p.group, p.entity, p.value, p.dedupKey = strings.Clone(p.group), strings.Clone(p.entity), strings.Clone(p.value), strings.Clone(p.dedupKey)
+	for i, d := range p.distinct {
+		p.distinct[i] = strings.Clone(d)
+	}
 }
 
 // finish makes a finding's severity, title, resource and details.

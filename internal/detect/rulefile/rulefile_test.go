@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 	"time"
 
 	"github.com/google/cel-go/cel"
@@ -492,6 +493,40 @@ func TestStripTests(t *testing.T) {
 		}
 		if strings.Count(got, "\n") != strings.Count(tc.in, "\n") {
 			t.Errorf("%s: line count changed", tc.name)
+		}
+	}
+}
+
+// TestStateDoesNotKeepTheBatch checks that what a stateful rule keeps
+// (group, distinct values, entity, learned value, dedup key) is a copy,
+// not a string sharing the record's memory: state outlives the batch, and
+// a shared string would keep the whole batch buffer alive.
+func TestStateDoesNotKeepTheBatch(t *testing.T) {
+	r := parseOne(t, `
+id: t-keep
+title: kept
+severity: low
+match: {eventName: [GetUser]}
+threshold: {group_by: record.userIdentity.arn, distinct: record.sourceIPAddress, count: 2, window: 1h}
+dedup: {key: record.eventID, window: 1h}
+`, Options{})
+	raw := record("GetUser", "")
+	ev, err := parseEvent(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := r.Eval(context.Background(), ev)
+	if err != nil || len(fs) != 1 {
+		t.Fatal(fs, err)
+	}
+	p := fs[0].Pending.(pending)
+	lo, hi := uintptr(unsafe.Pointer(unsafe.SliceData(ev.Record))), uintptr(unsafe.Pointer(unsafe.SliceData(ev.Record)))+uintptr(len(ev.Record))
+	for _, s := range append([]string{p.group, p.dedupKey}, p.distinct...) {
+		if s == "" {
+			t.Fatal("a key is empty: the test reads nothing")
+		}
+		if d := uintptr(unsafe.Pointer(unsafe.StringData(s))); d >= lo && d < hi {
+			t.Errorf("%q shares the record's memory", s)
 		}
 	}
 }
