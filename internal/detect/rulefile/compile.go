@@ -88,6 +88,7 @@ type Rule struct {
 	// The top-level fields of .event the title reads, or all of them.
 	titleEventKeys  []string
 	titleEventWhole bool
+	titleFast       *titleProg // nil: text/template only
 	title           *template.Template
 	allow           allowList
 	cfg             map[string]any
@@ -206,6 +207,7 @@ func compile(sp Spec, file string, node *yaml.Node, opts Options) (*Rule, error)
 		r.title = t
 		r.titlePaths, r.titleWhole = recordPaths(t)
 		r.titleEventKeys, r.titleEventWhole = eventKeys(t)
+		r.titleFast = compileTitle(t)
 	}
 	if sp.Allow != nil {
 		if r.allow, err = compileAllow(sp.Allow); err != nil {
@@ -581,26 +583,7 @@ func (r *Rule) finish(f *detect.Finding, v *vars, act interpreter.Activation) er
 			}
 		}
 	}
-	var buf bytes.Buffer
-	var rec any
-	switch {
-	case !r.titleRecord:
-	case r.titleWhole || v.ev.Kind == event.KindFlowLog:
-		rec = v.recordTree()
-	default:
-		rec = sparseRecord(v.ev.Record, r.titlePaths)
-	}
-	evFields := v.fields
-	if !r.titleEventWhole {
-		evFields = func() map[string]any { return v.someFields(r.titleEventKeys) }
-	}
-	if err := r.title.Execute(&buf, map[string]any{"event": evFields(), "record": rec, "config": r.cfg}); err != nil {
-		// A template that stumbles on this event's shape (a field that
-		// is null here) must not cost the alert: use the rule's title.
-		f.Title = r.meta.Title
-	} else {
-		f.Title = strings.ReplaceAll(buf.String(), "<no value>", "")
-	}
+	f.Title = r.renderTitle(v)
 	ev := v.ev
 	if len(ev.Resources) > 0 {
 		f.Resource = ev.Resources[0].ARN
@@ -629,6 +612,40 @@ func (r *Rule) finish(f *detect.Finding, v *vars, act interpreter.Activation) er
 		}
 	}
 	return nil
+}
+
+// renderTitle renders the rule's title for v's event: on the fast path
+// when it can, else with text/template over the event's fields and the
+// record's values. A template that stumbles on this event's shape (a
+// field that is null here) must not cost the alert: that gives the rule's
+// title.
+func (r *Rule) renderTitle(v *vars) string {
+	if r.titleFast != nil {
+		if s, err := r.titleFast.render(v.ev, r.cfg); err == nil {
+			return strings.ReplaceAll(s, "<no value>", "")
+		}
+	}
+	return r.renderTitleSlow(v)
+}
+
+func (r *Rule) renderTitleSlow(v *vars) string {
+	var buf bytes.Buffer
+	var rec any
+	switch {
+	case !r.titleRecord:
+	case r.titleWhole || v.ev.Kind == event.KindFlowLog:
+		rec = v.recordTree()
+	default:
+		rec = sparseRecord(v.ev.Record, r.titlePaths)
+	}
+	evFields := v.fields
+	if !r.titleEventWhole {
+		evFields = func() map[string]any { return v.someFields(r.titleEventKeys) }
+	}
+	if err := r.title.Execute(&buf, map[string]any{"event": evFields(), "record": rec, "config": r.cfg}); err != nil {
+		return r.meta.Title
+	}
+	return strings.ReplaceAll(buf.String(), "<no value>", "")
 }
 
 func evalBool(p cel.Program, act interpreter.Activation) (bool, error) {
