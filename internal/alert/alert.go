@@ -50,9 +50,15 @@ type Actor struct {
 // New builds the alert for a finding. The alert holds copies of the
 // event's strings, which alias the batch the event was decoded from, so
 // that keeping an alert does not keep the batch.
-func New(f *detect.Finding) *Alert {
+func New(f *detect.Finding) *Alert { return build(f, strings.Clone) }
+
+// View builds the alert for a finding without copying the event's
+// strings: it is valid only while the finding's event is, for a caller
+// that writes the alert out at once.
+func View(f *detect.Finding) *Alert { return build(f, func(s string) string { return s }) }
+
+func build(f *detect.Finding, c func(string) string) *Alert {
 	ev := f.Event
-	c := strings.Clone
 	actor := ev.Actor
 	for _, p := range []*string{&actor.Type, &actor.ARN, &actor.PrincipalID, &actor.Account, &actor.UserName, &actor.AccessKeyID,
 		&actor.SessionIssuer, &actor.SessionIssuerType, &actor.SessionIssuerName, &actor.SessionName, &actor.InvokedBy,

@@ -3,6 +3,7 @@ package alert
 import (
 	"encoding/json"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ func TestNew(t *testing.T) {
 	}
 	f := &detect.Finding{Rule: "aws-s3-bucket-acl-public", Severity: detect.High, Title: "t", Resource: "arn:aws:s3:::b", Event: ev}
 	a := New(f)
+	if v := View(f); !reflect.DeepEqual(v, a) {
+		t.Errorf("View %+v differs from New %+v", v, a)
+	}
 	if a.EventTime.Location() != time.UTC || a.EventTime.Hour() != 8 {
 		t.Errorf("EventTime = %v, want UTC", a.EventTime)
 	}

@@ -240,20 +240,19 @@ func (o *scanOutput) errorf(format string, args ...any) {
 }
 
 func (o *scanOutput) Finding(f *detect.Finding) {
-	a := alert.New(f)
-	if int(a.Severity) < len(o.bySeverity) {
-		o.bySeverity[a.Severity]++
+	if int(f.Severity) < len(o.bySeverity) {
+		o.bySeverity[f.Severity]++
 	}
-	if o.failOn != nil && a.Severity >= *o.failOn {
+	if o.failOn != nil && f.Severity >= *o.failOn {
 		o.failHit = true
 	}
 	if o.f.format == "json" {
 		if o.writeErr == nil {
-			o.writeErr = o.enc.Encode(a)
+			o.writeErr = o.enc.Encode(alert.View(f)) // written now: no copies needed
 		}
 		return
 	}
-	o.rows = append(o.rows, a)
+	o.rows = append(o.rows, alert.New(f)) // kept for the table
 }
 
 func (o *scanOutput) RecordError(err *decode.RecordError) {
