@@ -10,12 +10,14 @@ import (
 	"net/netip"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"text/template"
 	"text/template/parse"
 	"time"
+	"weak"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -369,27 +371,33 @@ func (r *Rule) vars(ev *event.Event) *vars {
 
 // cfgVal is the configuration as a CEL value, made once per configuration.
 func (v *vars) cfgVal() ref.Val {
-	if m, ok := celConfigVals.Load(v.cfgSrc); ok {
-		return m.(ref.Val)
-	}
-	m, _ := celConfigVals.LoadOrStore(v.cfgSrc, types.DefaultTypeAdapter.NativeToValue(v.cfg))
-	return m.(ref.Val)
+	return cachedPerConfig(&celConfigVals, v.cfgSrc, func() ref.Val { return types.DefaultTypeAdapter.NativeToValue(v.cfg) })
 }
-
-var celConfigVals sync.Map // *config.Config -> ref.Val
 
 // emptyConfig stands for no configuration.
 var emptyConfig = &config.Config{}
 
-// celConfigs holds each configuration's CEL view, made once.
-var celConfigs sync.Map // *config.Config -> map[string]any
+// celConfigs and celConfigVals hold each configuration's CEL view, made
+// once, as a map and as a CEL value. They are keyed weakly: a daemon that
+// reloads its configuration does not keep every configuration it had.
+var celConfigs, celConfigVals sync.Map // weak.Pointer[config.Config] -> map[string]any, ref.Val
 
 func celConfig(c *config.Config) map[string]any {
-	if m, ok := celConfigs.Load(c); ok {
-		return m.(map[string]any)
+	return cachedPerConfig(&celConfigs, c, c.CEL)
+}
+
+// cachedPerConfig returns cache's value for c, making it with make the
+// first time; the entry goes when c does.
+func cachedPerConfig[T any](cache *sync.Map, c *config.Config, make func() T) T {
+	key := weak.Make(c)
+	if v, ok := cache.Load(key); ok {
+		return v.(T)
 	}
-	m, _ := celConfigs.LoadOrStore(c, c.CEL())
-	return m.(map[string]any)
+	v, loaded := cache.LoadOrStore(key, make())
+	if !loaded {
+		runtime.AddCleanup(c, func(k weak.Pointer[config.Config]) { cache.Delete(k) }, key)
+	}
+	return v.(T)
 }
 
 // fields is the whole normalised event, for title templates.

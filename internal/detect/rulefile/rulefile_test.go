@@ -3,6 +3,7 @@ package rulefile
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -528,5 +529,33 @@ dedup: {key: record.eventID, window: 1h}
 		if d := uintptr(unsafe.Pointer(unsafe.StringData(s))); d >= lo && d < hi {
 			t.Errorf("%q shares the record's memory", s)
 		}
+	}
+}
+
+// TestConfigViewsGoWithTheirConfig checks that the CEL views of a
+// configuration are dropped once nothing uses the configuration: a
+// daemon reloading its configuration must not keep every one it had.
+func TestConfigViewsGoWithTheirConfig(t *testing.T) {
+	count := func() (n int) {
+		celConfigs.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	before := count()
+	func() {
+		cfg := &config.Config{TrustedAccounts: []string{"444455556666"}}
+		r := parseOne(t, "id: t-cfg\ntitle: t\nseverity: low\nmatch: {eventName: [GetUser]}\ncondition: event.account in config.trusted_accounts\n", Options{Config: cfg})
+		if fs := evalOne(t, r, record("GetUser", "")); len(fs) != 0 {
+			t.Fatalf("alerted: %+v", fs)
+		}
+		if count() != before+1 {
+			t.Fatalf("%d views, want %d", count(), before+1)
+		}
+	}()
+	for i := 0; i < 100 && count() > before; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if count() != before {
+		t.Errorf("%d views after the configuration went, want %d", count(), before)
 	}
 }
