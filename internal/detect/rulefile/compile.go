@@ -389,6 +389,9 @@ func celConfig(c *config.Config) map[string]any {
 // cachedPerConfig returns cache's value for c, making it with make the
 // first time; the entry goes when c does.
 func cachedPerConfig[T any](cache *sync.Map, c *config.Config, make func() T) T {
+	if c == nil { // vars made by hand, in tests
+		return make()
+	}
 	key := weak.Make(c)
 	if v, ok := cache.Load(key); ok {
 		return v.(T)
