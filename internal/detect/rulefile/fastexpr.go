@@ -563,33 +563,13 @@ func (fc *fastCompiler) call(c celast.CallExpr) fastExpr {
 			}
 		})
 	case operators.Subtract:
-		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
-			if a, ok := l.(traits.Subtractor); ok {
-				return a.Subtract(r)
-			}
-			return types.MaybeNoSuchOverloadErr(l)
-		})
+		return arith(args[0], args[1], traits.Subtractor.Subtract)
 	case operators.Multiply:
-		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
-			if a, ok := l.(traits.Multiplier); ok {
-				return a.Multiply(r)
-			}
-			return types.MaybeNoSuchOverloadErr(l)
-		})
+		return arith(args[0], args[1], traits.Multiplier.Multiply)
 	case operators.Divide:
-		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
-			if a, ok := l.(traits.Divider); ok {
-				return a.Divide(r)
-			}
-			return types.MaybeNoSuchOverloadErr(l)
-		})
+		return arith(args[0], args[1], traits.Divider.Divide)
 	case operators.Modulo:
-		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
-			if a, ok := l.(traits.Modder); ok {
-				return a.Modulo(r)
-			}
-			return types.MaybeNoSuchOverloadErr(l)
-		})
+		return arith(args[0], args[1], traits.Modder.Modulo)
 	case operators.Negate:
 		return strict1(args[0], func(x ref.Val) ref.Val {
 			if a, ok := x.(traits.Negater); ok {
@@ -650,13 +630,7 @@ func (fc *fastCompiler) call(c celast.CallExpr) fastExpr {
 			return c.Contains(elem)
 		})
 	case operators.Add:
-		return strict2(args[0], args[1], func(l, r ref.Val) ref.Val {
-			a, ok := l.(traits.Adder)
-			if !ok {
-				return types.MaybeNoSuchOverloadErr(l)
-			}
-			return a.Add(r)
-		})
+		return arith(args[0], args[1], traits.Adder.Add)
 	case "startsWith", "endsWith", "contains":
 		if !c.IsMemberFunction() || len(args) != 2 {
 			return nil
@@ -769,6 +743,17 @@ func (fc *fastCompiler) call(c celast.CallExpr) fastExpr {
 func isNaN(v ref.Val) bool {
 	d, ok := v.(types.Double)
 	return ok && math.IsNaN(float64(d))
+}
+
+// arith makes a binary operator of the left value's own CEL method, as
+// cel-go's overloads for +, -, *, / and % call it.
+func arith[T any](x, y fastExpr, op func(T, ref.Val) ref.Val) fastExpr {
+	return strict2(x, y, func(l, r ref.Val) ref.Val {
+		if a, ok := l.(T); ok {
+			return op(a, r)
+		}
+		return types.MaybeNoSuchOverloadErr(l)
+	})
 }
 
 // lowerASCII lowers the ASCII letters of s, as CEL's lowerAscii does.

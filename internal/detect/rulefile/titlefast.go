@@ -399,23 +399,15 @@ func compileCall(name string, argNodes []parse.Node) texpr {
 		if len(args) != 1 {
 			return nil
 		}
-		return func(e *tenv, dot tval) (tval, error) {
-			v, err := args[0](e, dot)
-			if err != nil {
-				return tval{}, err
-			}
+		return unary(args[0], func(e *tenv, v tval) (tval, error) {
 			truth, err := e.truth(v)
 			return tval{k: tBool, b: !truth}, err
-		}
+		})
 	case "len":
 		if len(args) != 1 {
 			return nil
 		}
-		return func(e *tenv, dot tval) (tval, error) {
-			v, err := args[0](e, dot)
-			if err != nil {
-				return tval{}, err
-			}
+		return unary(args[0], func(e *tenv, v tval) (tval, error) {
 			switch v.k {
 			case tStr:
 				return tval{k: tInt, i: len(v.s)}, nil
@@ -427,7 +419,7 @@ func compileCall(name string, argNodes []parse.Node) texpr {
 				return tval{k: tInt, i: n}, nil
 			}
 			return tval{}, errSlowTitle
-		}
+		})
 	case "printf":
 		if len(argNodes) != 2 {
 			return nil
@@ -500,6 +492,17 @@ func compileCall(name string, argNodes []parse.Node) texpr {
 		}
 	}
 	return nil
+}
+
+// unary makes a function of one argument's value.
+func unary(arg texpr, f func(e *tenv, v tval) (tval, error)) texpr {
+	return func(e *tenv, dot tval) (tval, error) {
+		v, err := arg(e, dot)
+		if err != nil {
+			return tval{}, err
+		}
+		return f(e, v)
+	}
 }
 
 // fields follows a chain of field names from v, as text/template does on
