@@ -64,3 +64,37 @@ func skipComma(v []byte, end int) int {
 	}
 	return i
 }
+
+// Doc is a JSON document read by path: the Doc of rule matchers
+// (EventBridge patterns, Sigma rules) over raw JSON. The bytes must be
+// valid JSON (as a decoder that validated them hands out); on anything
+// else results are unspecified, though nothing panics.
+type Doc []byte
+
+// Values calls fn with each value at path, as [Lookup] does.
+func (d Doc) Values(path []string, fn func(v []byte) bool) bool {
+	return Lookup(d, path, fn)
+}
+
+// Present reports whether the member at path exists, whatever its value
+// (null, an empty array or an object included): the last step of path is
+// a key of an object reached by the steps before it (through arrays, as
+// Values goes). An empty path is the document itself.
+func (d Doc) Present(path []string) bool {
+	if len(path) == 0 {
+		return len(SkipSpaceBytes(d)) > 0
+	}
+	parent, last := path[:len(path)-1], path[len(path)-1]
+	return Lookup(d, parent, func(v []byte) bool {
+		if KindOf(v) != Object {
+			return true
+		}
+		it := NewTrustedObjectIter(v)
+		for it.Next() {
+			if string(it.Key()) == last {
+				return false
+			}
+		}
+		return true
+	})
+}

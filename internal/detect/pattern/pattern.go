@@ -28,34 +28,7 @@ type Doc interface {
 // [jsonscan.Lookup]. [Pattern.Match] reads a JSONDoc directly rather than
 // through the interface, finding the top-level members a pattern reads in
 // one pass.
-type JSONDoc []byte
-
-// Values calls fn with each value at path, as [jsonscan.Lookup] does.
-func (d JSONDoc) Values(path []string, fn func(v []byte) bool) bool {
-	return jsonscan.Lookup(d, path, fn)
-}
-
-// Present reports whether the member at path exists, whatever its value
-// (null, an empty array or an object included). An empty path is the
-// document itself.
-func (d JSONDoc) Present(path []string) bool {
-	if len(path) == 0 {
-		return len(jsonscan.SkipSpaceBytes(d)) > 0
-	}
-	parent, last := path[:len(path)-1], path[len(path)-1]
-	return jsonscan.Lookup(d, parent, func(v []byte) bool {
-		if len(v) == 0 || v[0] != '{' {
-			return true
-		}
-		it := jsonscan.NewTrustedObjectIter(v)
-		for it.Next() {
-			if string(it.Key()) == last {
-				return false
-			}
-		}
-		return true
-	})
-}
+type JSONDoc = jsonscan.Doc
 
 // Pattern is a compiled EventBridge event pattern. It is immutable and safe
 // for concurrent use. The zero Pattern matches every document.

@@ -27,33 +27,7 @@ type Doc interface {
 // JSONDoc is a Doc over one JSON object, read with [jsonscan.Lookup]. The
 // bytes must be valid JSON (as a decoder that validated them hands out);
 // on anything else results are unspecified, though nothing panics.
-type JSONDoc []byte
-
-// Values implements Doc.
-func (d JSONDoc) Values(path []string, fn func(v []byte) bool) bool {
-	return jsonscan.Lookup(d, path, fn)
-}
-
-// Present implements Doc: the last step of path is a key of an object
-// reached by the steps before it (through arrays, as Values goes).
-func (d JSONDoc) Present(path []string) bool {
-	if len(path) == 0 {
-		return len(jsonscan.SkipSpaceBytes(d)) > 0
-	}
-	last := path[len(path)-1]
-	return jsonscan.Lookup(d, path[:len(path)-1], func(v []byte) bool {
-		if jsonscan.KindOf(v) != jsonscan.Object {
-			return true
-		}
-		it := jsonscan.NewTrustedObjectIter(v)
-		for it.Next() {
-			if string(it.Key()) == last {
-				return false
-			}
-		}
-		return true
-	})
-}
+type JSONDoc = jsonscan.Doc
 
 // value is one JSON value of a record as matchers see it.
 type value struct {
