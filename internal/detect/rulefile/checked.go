@@ -25,33 +25,78 @@ import (
 // only be incomplete, never wrong, because it is keyed by the exact text
 // and bound to the environment it was checked in.
 
-// Checked is a set of type-checked expressions.
+// Checked is a set of type-checked expressions. A set read from its
+// serialised form decodes each expression when it is first looked up, so
+// that the rules compiling in parallel share the work.
 type Checked struct {
 	mu    sync.Mutex
 	exprs map[string]*exprpb.CheckedExpr
+	blobs map[string][]byte // serialised, not yet decoded
 }
 
 // NewChecked returns an empty set, to collect into (Options.Collect).
-func NewChecked() *Checked { return &Checked{exprs: map[string]*exprpb.CheckedExpr{}} }
+func NewChecked() *Checked {
+	return &Checked{exprs: map[string]*exprpb.CheckedExpr{}, blobs: map[string][]byte{}}
+}
 
 // Len returns how many expressions c holds.
 func (c *Checked) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.exprs)
+	return len(c.exprs) + len(c.blobs)
 }
 
 func (c *Checked) lookup(expr string) (*cel.Ast, bool) {
 	if c == nil {
 		return nil, false
 	}
-	c.mu.Lock()
-	ce, ok := c.exprs[expr]
-	c.mu.Unlock()
-	if !ok {
-		return nil, false
+	ce, err := c.get(expr)
+	if ce == nil || err != nil {
+		return nil, false // compiled from its text instead
 	}
 	return cel.CheckedExprToAst(ce), true
+}
+
+// get returns expr's checked form, decoding it on first use; nil if c
+// lacks it.
+func (c *Checked) get(expr string) (*exprpb.CheckedExpr, error) {
+	c.mu.Lock()
+	ce, ok := c.exprs[expr]
+	blob, serialised := c.blobs[expr]
+	c.mu.Unlock()
+	if ok || !serialised {
+		return ce, nil
+	}
+	ce = new(exprpb.CheckedExpr)
+	if err := proto.Unmarshal(blob, ce); err != nil {
+		return nil, fmt.Errorf("checked expression %q: %w", expr, err)
+	}
+	c.mu.Lock()
+	if prev, ok := c.exprs[expr]; ok {
+		ce = prev // decoded meanwhile
+	} else {
+		c.exprs[expr] = ce
+		delete(c.blobs, expr)
+	}
+	c.mu.Unlock()
+	return ce, nil
+}
+
+// decodeAll decodes every expression still serialised.
+func (c *Checked) decodeAll() error {
+	c.mu.Lock()
+	pending := make([]string, 0, len(c.blobs))
+	for k := range c.blobs {
+		pending = append(pending, k)
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, k := range pending {
+		if _, err := c.get(k); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (c *Checked) add(expr string, ast *cel.Ast) error {
@@ -72,6 +117,9 @@ const checkedMagic = "vigil-checked-cel/1\n"
 // MarshalBinary serialises c deterministically (sorted by expression),
 // bound to the fingerprint of the rule environment.
 func (c *Checked) MarshalBinary() ([]byte, error) {
+	if err := c.decodeAll(); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fp, err := envFingerprint()
@@ -138,11 +186,7 @@ func UnmarshalChecked(data []byte) (*Checked, error) {
 		if err != nil {
 			return nil, err
 		}
-		var ce exprpb.CheckedExpr
-		if err := proto.Unmarshal(blob, &ce); err != nil {
-			return nil, fmt.Errorf("checked expression %q: %w", k, err)
-		}
-		c.exprs[string(k)] = &ce
+		c.blobs[string(k)] = blob
 	}
 	return c, nil
 }
@@ -190,6 +234,9 @@ func (c *Checked) Verify() error {
 	if err != nil {
 		return err
 	}
+	if err := c.decodeAll(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
@@ -216,8 +263,11 @@ func (c *Checked) Verify() error {
 func (c *Checked) Exprs() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.exprs))
+	out := make([]string, 0, len(c.exprs)+len(c.blobs))
 	for k := range c.exprs {
+		out = append(out, k)
+	}
+	for k := range c.blobs {
 		out = append(out, k)
 	}
 	sort.Strings(out)

@@ -88,3 +88,40 @@ func TestCheckedRejectsStaleAndBroken(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestCheckedCorruptEntry checks that an expression whose serialised form
+// does not decode is compiled from its text, and that Verify reports it.
+func TestCheckedCorruptEntry(t *testing.T) {
+	env, err := sharedEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const expr = `event.action == "GetUser"`
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		t.Fatal(iss.Err())
+	}
+	col := NewChecked()
+	if err := col.add(expr, ast); err != nil {
+		t.Fatal(err)
+	}
+	b, err := col.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] = 0xff // the blob's last byte: a truncated field
+	b[len(b)-2] = 0xff
+	got, err := UnmarshalChecked(b)
+	if err != nil {
+		t.Fatal(err) // the framing is intact
+	}
+	if _, ok := got.lookup(expr); ok {
+		t.Error("a corrupt entry was used")
+	}
+	if err := got.Verify(); err == nil {
+		t.Error("Verify passed a corrupt entry")
+	}
+	if _, _, err := compileProgram(env, expr, cel.BoolType, got); err != nil {
+		t.Errorf("compiling past a corrupt entry: %v", err)
+	}
+}
