@@ -667,11 +667,11 @@ func evalBool(p cel.Program, act interpreter.Activation) (bool, error) {
 		}
 		return false, err
 	}
-	b, ok := out.Value().(bool)
+	b, ok := out.(types.Bool)
 	if !ok {
 		return false, fmt.Errorf("condition gave %v, not a boolean", out.Value())
 	}
-	return b, nil
+	return bool(b), nil
 }
 
 func evalString(p cel.Program, act interpreter.Activation) (string, error) {
@@ -679,11 +679,11 @@ func evalString(p cel.Program, act interpreter.Activation) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, ok := out.Value().(string)
+	s, ok := out.(types.String)
 	if !ok {
 		return "", fmt.Errorf("gave %v, not a string", out.Value())
 	}
-	return s, nil
+	return string(s), nil
 }
 
 // evalText evaluates an expression of any scalar type to text.
