@@ -167,7 +167,7 @@ func val(v ref.Val) any {
 }
 
 // fastTestEvents are real events of every kind, and awkward ones.
-func fastTestEvents(t *testing.T) []*event.Event {
+func fastTestEvents(t testing.TB) []*event.Event {
 	t.Helper()
 	var evs []*event.Event
 	add := func(raw []byte) {

@@ -130,6 +130,31 @@ func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
 	return nil, false
 }
 
+// lastMember returns the last member named k (the one encoding/json
+// keeps, and text/template sees), its value converted once.
+func (o *jsonObject) lastMember(k string) (*jsonMember, bool) {
+	if !o.indexed {
+		o.index()
+	}
+	for i := len(o.members) - 1; i >= 0; i-- {
+		if m := &o.members[i]; string(m.key) == k {
+			if m.val == nil {
+				m.val = jsonValueOf(m.raw)
+			}
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// empty reports whether the object has no members.
+func (o *jsonObject) empty() bool {
+	if !o.indexed {
+		o.index()
+	}
+	return len(o.members) == 0
+}
+
 func (o *jsonObject) index() {
 	o.indexed = true
 	o.members = make([]jsonMember, 0, 16)

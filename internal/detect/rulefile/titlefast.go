@@ -55,14 +55,15 @@ type tval struct {
 	f   float64
 	i   int
 	b   bool
-	raw []byte
+	raw []byte      // tArr
+	obj *jsonObject // tObj: the record's view that CEL conditions share
 	g   any
 }
 
 // tenv is one rendering: the event and record, the variables in scope.
 type tenv struct {
 	ev   *event.Event
-	rec  []byte // the record's raw JSON object, or nil
+	rec  *jsonObject // the record's view, or nil
 	cfg  map[string]any
 	vars []tvar
 	out  strings.Builder
@@ -92,8 +93,10 @@ func compileTitle(t *template.Template) *titleProg {
 func (p *titleProg) render(ev *event.Event, cfg map[string]any) (string, error) {
 	e := &tenv{ev: ev, cfg: cfg}
 	if ev.Kind != event.KindFlowLog {
-		if raw := jsonscan.SkipSpaceBytes(ev.Record); jsonscan.KindOf(raw) == jsonscan.Object {
-			e.rec = raw
+		// The record's view, indexed once and shared with the rules'
+		// expressions (vars.record).
+		if o, ok := ev.Memo(recordViewKey, func() any { return recordObject(ev) }).(*jsonObject); ok {
+			e.rec = o
 		}
 	}
 	e.vars = append(e.vars, tvar{"$", tval{k: tRoot}})
@@ -520,20 +523,24 @@ func (e *tenv) fields(v tval, path []string) (tval, error) {
 				if e.rec == nil {
 					return tval{}, errSlowTitle
 				}
-				v = tval{k: tObj, raw: e.rec}
+				v = tval{k: tObj, obj: e.rec}
 			case "config":
 				v = tval{k: tGo, g: e.cfg}
 			default:
 				v = tval{k: tMissing}
 			}
 		case tObj:
-			raw, ok := lastMember(v.raw, name)
+			m, ok := v.obj.lastMember(name)
 			if !ok {
 				v = tval{k: tMissing}
 				continue
 			}
+			if o, ok := m.val.(*jsonObject); ok {
+				v = tval{k: tObj, obj: o}
+				continue
+			}
 			var err error
-			if v, err = rawVal(raw); err != nil {
+			if v, err = rawVal(m.raw); err != nil {
 				return tval{}, err
 			}
 		case tGo:
@@ -585,7 +592,7 @@ type (
 func rawVal(raw []byte) (tval, error) {
 	switch jsonscan.KindOf(raw) {
 	case jsonscan.Object:
-		return tval{k: tObj, raw: raw}, nil
+		return tval{k: tObj, obj: &jsonObject{raw: raw}}, nil
 	case jsonscan.Array:
 		return tval{k: tArr, raw: raw}, nil
 	}
@@ -679,8 +686,7 @@ func (e *tenv) truth(v tval) (bool, error) {
 	case tBool:
 		return v.b, nil
 	case tObj:
-		it := jsonscan.NewTrustedObjectIter(v.raw)
-		return it.Next(), nil
+		return !v.obj.empty(), nil
 	case tArr:
 		it := jsonscan.NewArrayIter(v.raw)
 		return it.Next(), nil
