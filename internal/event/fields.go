@@ -102,14 +102,22 @@ func topFieldOf(name string) (TopField, bool) {
 // Indexed.
 type TopFields struct {
 	Indexed bool
-	spans   [numTopFields]struct{ off, n uint32 } // n == 0: absent
+	// Repeated is set when the record repeats an indexed key: the spans
+	// hold the first values, and a reader that wants the last (as
+	// encoding/json keeps) must look for itself.
+	Repeated bool
+	spans    [numTopFields]struct{ off, n uint32 } // n == 0: absent
 }
 
 // Keep records v, a sub-slice of the record rec, as the value of field f,
 // unless a value was already kept. A v that is not within rec leaves the
 // index unusable.
 func (t *TopFields) Keep(rec []byte, f TopField, v []byte) {
-	if f >= numTopFields || t.spans[f].n != 0 || len(v) == 0 {
+	if f >= numTopFields || len(v) == 0 {
+		return
+	}
+	if t.spans[f].n != 0 {
+		t.Repeated = true
 		return
 	}
 	off := cap(rec) - cap(v)

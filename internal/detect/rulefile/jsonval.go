@@ -130,9 +130,17 @@ func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
 	return nil, false
 }
 
-// lastMember returns the last member named k (the one encoding/json
-// keeps, and text/template sees), its value converted once.
-func (o *jsonObject) lastMember(k string) (*jsonMember, bool) {
+// lastMember returns the value of the last member named k (the one
+// encoding/json keeps, and text/template sees), raw and converted once.
+func (o *jsonObject) lastMember(k string) (ref.Val, []byte, bool) {
+	if !o.indexed && o.ev != nil && !o.ev.Top.Repeated {
+		// No indexed key repeats: the first value the decoder kept
+		// is the last.
+		if f, ok := event.TopFieldOf(k); ok {
+			v, found := o.Find(types.String(k))
+			return v, o.ev.TopValue(f), found
+		}
+	}
 	if !o.indexed {
 		o.index()
 	}
@@ -141,10 +149,10 @@ func (o *jsonObject) lastMember(k string) (*jsonMember, bool) {
 			if m.val == nil {
 				m.val = jsonValueOf(m.raw)
 			}
-			return m, true
+			return m.val, m.raw, true
 		}
 	}
-	return nil, false
+	return nil, nil, false
 }
 
 // empty reports whether the object has no members.

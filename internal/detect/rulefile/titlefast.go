@@ -530,17 +530,17 @@ func (e *tenv) fields(v tval, path []string) (tval, error) {
 				v = tval{k: tMissing}
 			}
 		case tObj:
-			m, ok := v.obj.lastMember(name)
+			val, raw, ok := v.obj.lastMember(name)
 			if !ok {
 				v = tval{k: tMissing}
 				continue
 			}
-			if o, ok := m.val.(*jsonObject); ok {
+			if o, ok := val.(*jsonObject); ok {
 				v = tval{k: tObj, obj: o}
 				continue
 			}
 			var err error
-			if v, err = rawVal(m.raw); err != nil {
+			if v, err = rawVal(raw); err != nil {
 				return tval{}, err
 			}
 		case tGo:

@@ -17,6 +17,13 @@ import (
 func TestFastTitlesAgree(t *testing.T) {
 	cfg := &config.Config{TrustedAccounts: []string{"111111111111"}}
 	evs := fastTestEvents(t)
+	// A record that repeats keys: encoding/json, and so text/template,
+	// sees the last value.
+	dup, err := decodeTestEvent(scalarNode(`{"eventVersion":"1.09","eventTime":"2026-11-20T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"GetUser","requestParameters":{"userName":"a","a":1},"requestParameters":{"userName":"b","a":2,"a":3},"awsRegion":"x","awsRegion":"eu-west-1"}`))
+	if err != nil || !dup[0].Top.Repeated {
+		t.Fatal("no repeated-key event", err)
+	}
+	evs = append(evs, dup...)
 	var rules []*Rule
 	paths, _ := filepath.Glob("../../rules/catalog/*.yaml")
 	for _, p := range paths {
@@ -47,6 +54,7 @@ func TestFastTitlesAgree(t *testing.T) {
 		`{{ .event.read_only }} {{ .event.failed }} {{ .event.geo }}`, `{{ if .event.resources }}r{{ end }}`, `{{ .event.flow.dstport }} {{ .event.flow.action }}`,
 		`{{ .record }}`, `{{ .event }}`, `{{ if eq (printf "%v" .event.signin.mfa_used) "false" }}no MFA{{ end }}`, `{{ .record.eventTime }} {{ .record.tlsDetails.tlsVersion }}`,
 		`{{ with $x := .record.eventName }}{{ $x }}{{ end }}`, `{{/* c */}}x`,
+		`{{ .record.requestParameters.a }} {{ .record.awsRegion }} {{ with .record.requestParameters }}{{ .userName }}{{ end }}`,
 		`{{ .event.actor }}`, `{{ with .event.actor }}{{ .name }}{{ end }}`, `{{ .event.actor.nope }}`, `{{ if .event.actor.session_issuer }}s{{ end }}`, `{{ .event.actor.session_issuer }}`,
 	} {
 		r := parseOne(t, "id: t-title-"+string(rune('a'+i%26))+"\ntitle: '"+src+"'\nseverity: low\nmatch: {eventName: [GetUser]}\n", Options{Config: cfg})
