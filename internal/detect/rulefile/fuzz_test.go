@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 )
 
@@ -44,34 +43,7 @@ func FuzzParseFile(f *testing.F) {
 // panic. Records are the hostile input; the fast paths read them directly.
 func FuzzFastPaths(f *testing.F) {
 	rules := catalogueRules(f)
-	env, err := sharedEnv()
-	if err != nil {
-		f.Fatal(err)
-	}
-	type pair struct {
-		expr string
-		fast cel.Program
-		slow cel.Program
-	}
-	var pairs []pair
-	for _, e := range catalogueExprs(f) {
-		if e == "" {
-			continue
-		}
-		p, _, err := compileProgram(env, e, cel.DynType, nil)
-		if err != nil {
-			f.Fatal(err)
-		}
-		fp, ok := p.(*fastProgram)
-		if !ok {
-			continue
-		}
-		prg, err := fp.plan()
-		if err != nil {
-			f.Fatal(err)
-		}
-		pairs = append(pairs, pair{e, fp, prg})
-	}
+	pairs := fastAndSlow(f, catalogueExprs(f))
 	paths, _ := filepath.Glob("../../../testdata/aws/cloudtrail/stratus-red-team-detonations/*.json")
 	for _, p := range paths[:min(len(paths), 12)] {
 		b, _ := os.ReadFile(p)
