@@ -6,6 +6,7 @@ package alert
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"strings"
 	"time"
 
@@ -94,7 +95,14 @@ func build(f *detect.Finding, c func(string) string) *Alert {
 	if a.Details == nil {
 		a.Details = map[string]any{}
 	}
-	sum := sha256.Sum256([]byte(a.Rule + "\x00" + a.EventID + "\x00" + a.Resource))
-	a.DedupKey = hex.EncodeToString(sum[:16])
+	h := sha256.New()
+	for i, part := range [...]string{a.Rule, a.EventID, a.Resource} {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		io.WriteString(h, part)
+	}
+	var sum [sha256.Size]byte
+	a.DedupKey = hex.EncodeToString(h.Sum(sum[:0])[:16])
 	return a
 }
