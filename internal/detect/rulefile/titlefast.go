@@ -20,7 +20,8 @@ import (
 // alert. titleProg renders the templates the catalogue writes (fields,
 // if, with, range, and the functions eq, ne, or, and, not, len, printf
 // "%v", default, join, lower, upper, base) straight from the event and
-// the record's raw JSON, with text/template's semantics for the values
+// the record's view (the one the rules' expressions read, indexed once
+// per event), with text/template's semantics for the values
 // it meets: strings, numbers, booleans, null and missing values, objects
 // and arrays of the record, and the event's fields. Anything else (a
 // value of another kind, a template error) makes it give up on that
@@ -43,7 +44,7 @@ const (
 	tNum // a JSON number: float64, as encoding/json decodes it
 	tInt // an int: a template constant, len
 	tBool
-	tObj // a record object, raw
+	tObj // a record object: its view
 	tArr // a record array, raw
 	tGo  // a value of the event's fields (event.Field): maps, lists, times...
 	tRoot
