@@ -6,7 +6,6 @@ package alert
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"strings"
 	"time"
 
@@ -95,14 +94,9 @@ func build(f *detect.Finding, c func(string) string) *Alert {
 	if a.Details == nil {
 		a.Details = map[string]any{}
 	}
-	h := sha256.New()
-	for i, part := range [...]string{a.Rule, a.EventID, a.Resource} {
-		if i > 0 {
-			h.Write([]byte{0})
-		}
-		io.WriteString(h, part)
-	}
-	var sum [sha256.Size]byte
-	a.DedupKey = hex.EncodeToString(h.Sum(sum[:0])[:16])
+	var buf [256]byte // on the stack for the usual lengths
+	key := append(append(append(append(append(buf[:0], a.Rule...), 0), a.EventID...), 0), a.Resource...)
+	sum := sha256.Sum256(key)
+	a.DedupKey = hex.EncodeToString(sum[:16])
 	return a
 }
