@@ -302,7 +302,8 @@ type lazyMap struct {
 	get  func(string) (any, bool)
 	all  func() map[string]any
 	full ref.Val
-	read []lazyField // fields read so far: the event's rules read the same few
+	read []lazyField  // fields read so far: the event's rules read the same few
+	few  [6]lazyField // read's first backing array, allocated with the map
 }
 
 type lazyField struct {
@@ -326,6 +327,9 @@ func (m *lazyMap) Find(key ref.Val) (ref.Val, bool) {
 	var rv ref.Val
 	if v, found := m.get(string(k)); found {
 		rv = types.DefaultTypeAdapter.NativeToValue(v)
+	}
+	if m.read == nil {
+		m.read = m.few[:0]
 	}
 	m.read = append(m.read, lazyField{string(k), rv})
 	return rv, rv != nil
