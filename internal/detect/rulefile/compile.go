@@ -386,17 +386,17 @@ func celConfig(c *config.Config) map[string]any {
 	return cachedPerConfig(&celConfigs, c, c.CEL)
 }
 
-// cachedPerConfig returns cache's value for c, making it with make the
+// cachedPerConfig returns cache's value for c, making it with build the
 // first time; the entry goes when c does.
-func cachedPerConfig[T any](cache *sync.Map, c *config.Config, make func() T) T {
+func cachedPerConfig[T any](cache *sync.Map, c *config.Config, build func() T) T {
 	if c == nil { // vars made by hand, in tests
-		return make()
+		return build()
 	}
 	key := weak.Make(c)
 	if v, ok := cache.Load(key); ok {
 		return v.(T)
 	}
-	v, loaded := cache.LoadOrStore(key, make())
+	v, loaded := cache.LoadOrStore(key, build())
 	if !loaded {
 		runtime.AddCleanup(c, func(k weak.Pointer[config.Config]) { cache.Delete(k) }, key)
 	}

@@ -130,9 +130,9 @@ func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
 	return nil, false
 }
 
-// lastMember returns the value of the last member named k (the one
+// lastValue returns the value of the last member named k (the one
 // encoding/json keeps, and text/template sees), raw and converted once.
-func (o *jsonObject) lastMember(k string) (ref.Val, []byte, bool) {
+func (o *jsonObject) lastValue(k string) (ref.Val, []byte, bool) {
 	if !o.indexed && o.ev != nil && !o.ev.Top.Repeated {
 		// No indexed key repeats: the first value the decoder kept
 		// is the last.

@@ -531,7 +531,7 @@ func (e *tenv) fields(v tval, path []string) (tval, error) {
 				v = tval{k: tMissing}
 			}
 		case tObj:
-			val, raw, ok := v.obj.lastMember(name)
+			val, raw, ok := v.obj.lastValue(name)
 			if !ok {
 				v = tval{k: tMissing}
 				continue
