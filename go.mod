@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/google/cel-go v0.31.0
-	github.com/klauspost/compress v1.20.3
+	github.com/klauspost/compress v1.20.5
 	github.com/oschwald/maxminddb-golang/v2 v2.9.0
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/term v0.47.0

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -139,7 +138,7 @@ func Parse(raw []byte) (*event.Event, error) {
 	if ev.Account == "" {
 		ev.Account = ev.Actor.Account
 	}
-	if ip, err := netip.ParseAddr(ev.SourceAddress); err == nil {
+	if ip, ok := event.ParseAddr(ev.SourceAddress); ok {
 		ev.SourceIP = ip.Unmap()
 	}
 	if ev.VPCEndpointID == "" && ev.AdditionalEventData != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -239,7 +238,7 @@ func parseS3Notification(b []byte) (*event.Event, error) {
 		Raw:    b,
 		Record: b,
 	}
-	if ip, err := netip.ParseAddr(ev.SourceAddress); err == nil {
+	if ip, ok := event.ParseAddr(ev.SourceAddress); ok {
 		ev.SourceIP = ip.Unmap()
 	}
 	if n.ResponseElements.RequestID != "" && n.S3.Object.Sequencer != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/google/cel-go/ext"
 
 	"github.com/vigil-sec/vigil/internal/config"
+	"github.com/vigil-sec/vigil/internal/event"
 	"github.com/vigil-sec/vigil/internal/guardduty"
 	"github.com/vigil-sec/vigil/internal/iampolicy"
 )
@@ -149,8 +150,8 @@ func addr(v ref.Val) (netip.Addr, bool) {
 	if !ok {
 		return netip.Addr{}, false
 	}
-	a, err := netip.ParseAddr(string(s))
-	return a.Unmap(), err == nil
+	a, ok := event.ParseAddr(string(s))
+	return a.Unmap(), ok
 }
 
 // inCIDR reports whether the address is in the CIDR or any of the list.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-sec/vigil/internal/event"
 	"github.com/vigil-sec/vigil/internal/jsonscan"
 )
 
@@ -183,8 +184,8 @@ func (m *cidrMatcher) match(v value, _ Doc) bool {
 	if v.kind != jsonscan.String {
 		return false
 	}
-	a, err := netip.ParseAddr(v.text)
-	if err != nil {
+	a, ok := event.ParseAddr(v.text)
+	if !ok {
 		return false
 	}
 	return m.prefix.Contains(a.Unmap())
