@@ -440,6 +440,9 @@ var fastFuncs = map[string]struct {
 }
 
 func (fc *fastCompiler) call(c celast.CallExpr) fastExpr {
+	if c.FunctionName() == operators.Add && !c.IsMemberFunction() && len(c.Args()) == 2 {
+		return fc.addChain(c)
+	}
 	var args []fastExpr
 	if c.IsMemberFunction() {
 		t := fc.node(c.Target())
@@ -743,6 +746,74 @@ func (fc *fastCompiler) call(c celast.CallExpr) fastExpr {
 func isNaN(v ref.Val) bool {
 	d, ok := v.(types.Double)
 	return ok && math.IsNaN(float64(d))
+}
+
+// addChain compiles a + b + c ..., which CEL parses as ((a + b) + c), as
+// one fold over the operands with the nested calls' semantics (left to
+// right, stopping at the first error), joining a run of strings with one
+// allocation where the nested calls would make one per +: dedup and group
+// keys are such chains, evaluated for most events.
+func (fc *fastCompiler) addChain(c celast.CallExpr) fastExpr {
+	var operands []fastExpr
+	e := c
+	for {
+		r := fc.node(e.Args()[1])
+		if r == nil {
+			return nil
+		}
+		operands = append(operands, r)
+		l := e.Args()[0]
+		if l.Kind() != celast.CallKind {
+			break
+		}
+		lc := l.AsCall()
+		if lc.FunctionName() != operators.Add || lc.IsMemberFunction() || len(lc.Args()) != 2 {
+			break
+		}
+		e = lc
+	}
+	first := fc.node(e.Args()[0])
+	if first == nil {
+		return nil
+	}
+	operands = append(operands, first)
+	slices.Reverse(operands)
+	return func(v *vars) ref.Val {
+		acc := operands[0](v)
+		if isErr(acc) {
+			return acc
+		}
+		var few [8]string
+		strs := few[:0] // while every operand so far is a string
+		if s, ok := acc.(types.String); ok {
+			strs = append(strs, string(s))
+			acc = nil
+		}
+		for _, op := range operands[1:] {
+			r := op(v)
+			if isErr(r) {
+				return r
+			}
+			if acc == nil {
+				if s, ok := r.(types.String); ok {
+					strs = append(strs, string(s))
+					continue
+				}
+				acc = types.String(strings.Join(strs, ""))
+			}
+			a, ok := acc.(traits.Adder)
+			if !ok {
+				return types.MaybeNoSuchOverloadErr(acc)
+			}
+			if acc = a.Add(r); isErr(acc) {
+				return acc
+			}
+		}
+		if acc == nil {
+			return types.String(strings.Join(strs, ""))
+		}
+		return acc
+	}
 }
 
 // arith makes a binary operator of the left value's own CEL method, as

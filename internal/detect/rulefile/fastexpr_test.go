@@ -109,6 +109,11 @@ func TestFastExprAgreesWithCEL(t *testing.T) {
 		`event.resources.map(r, r.arn).join(" ")`, `event.nope.join(",")`,
 		`{"a": event.action, "b": event.service}`, `{"a": event.nope}`, `{event.action: 1}["GetUser"]`, `{"a": 1, "b": [event.account]}.b[0]`,
 		`event.resources.map(r, {"arn": r.arn})`,
+		// Chains of +: strings joined at once, anything else folded.
+		`event.account + "/" + event.actor.arn + "/" + event.action`, `event.account + "/" + event.nope + "/" + dyn(1)`, `event.account + "/" + dyn(1) + event.nope`,
+		`"a" + dyn(1) + event.nope`, `1 + 2 + dyn(3)`, `dyn(1) + "a" + "b"`, `"a" + "b" + dyn(1)`, `[1] + [2] + [event.action]`,
+		`"" + ""`, `event.action + (has(event.actor.arn) ? event.actor.arn : event.actor.name) + "/" + string(event.flow.dstport)`,
+		`dyn(1.5) + 2.5 + dyn(1)`, `event.action + ("x" + event.region) + "y"`, `duration("1s") + duration("2s") + duration("3s")`,
 	)
 	env, err := sharedEnv()
 	if err != nil {
