@@ -31,40 +31,15 @@ func (e *Event) Fields() map[string]any {
 // Field returns one top-level field of the normalised view (see Fields),
 // and whether the event has it.
 func (e *Event) Field(name string) (any, bool) {
-	str := func(v string) (any, bool) { return v, v != "" }
+	if s, has, ok := e.TextField(name); ok {
+		if !has {
+			return nil, false
+		}
+		return s, true
+	}
 	switch name {
-	case "kind":
-		return e.Kind.String(), true
-	case "id":
-		return e.StableID(), true
 	case "time":
 		return e.Time.UTC(), true
-	case "service":
-		return e.Service, true
-	case "action":
-		return e.Action, true
-	case "detail_type":
-		return e.DetailType(), true
-	case "account":
-		return str(e.Account)
-	case "region":
-		return str(e.Region)
-	case "event_type":
-		return str(e.EventType)
-	case "source_address":
-		return str(e.SourceAddress)
-	case "source_ip":
-		if e.SourceIP.IsValid() {
-			return e.SourceIP.String(), true
-		}
-	case "user_agent":
-		return str(e.UserAgent)
-	case "error_code":
-		return str(e.ErrorCode)
-	case "error_message":
-		return str(e.ErrorMessage)
-	case "vpc_endpoint_id":
-		return str(e.VPCEndpointID)
 	case "read_only":
 		if e.ReadOnly != Unknown {
 			return e.ReadOnly == True, true
@@ -99,6 +74,47 @@ func (e *Event) Field(name string) (any, bool) {
 	return nil, false
 }
 
+// TextField returns one of the normalised view's string fields without
+// boxing it: ok reports that name is a string field, has that the event
+// has it. Field gives the same answers.
+func (e *Event) TextField(name string) (v string, has, ok bool) {
+	switch name {
+	case "kind":
+		return e.Kind.String(), true, true
+	case "id":
+		return e.StableID(), true, true
+	case "service":
+		return e.Service, true, true
+	case "action":
+		return e.Action, true, true
+	case "detail_type":
+		return e.DetailType(), true, true
+	case "account":
+		v = e.Account
+	case "region":
+		v = e.Region
+	case "event_type":
+		v = e.EventType
+	case "source_address":
+		v = e.SourceAddress
+	case "source_ip":
+		if e.SourceIP.IsValid() {
+			v = e.SourceIP.String()
+		}
+	case "user_agent":
+		v = e.UserAgent
+	case "error_code":
+		v = e.ErrorCode
+	case "error_message":
+		v = e.ErrorMessage
+	case "vpc_endpoint_id":
+		v = e.VPCEndpointID
+	default:
+		return "", false, false
+	}
+	return v, v != "", true
+}
+
 // put sets m[k] to v unless v is empty.
 func put(m map[string]any, k, v string) {
 	if v != "" {
@@ -129,42 +145,57 @@ func (e *Event) ActorFields() map[string]any { return e.actorFields() }
 // Field returns one field of the normalised actor (event.actor), and
 // whether the actor has it.
 func (a *Actor) Field(name string) (any, bool) {
-	str := func(v string) (any, bool) { return v, v != "" }
+	if s, has, ok := a.TextField(name); ok {
+		if !has {
+			return nil, false
+		}
+		return s, true
+	}
 	switch name {
-	case "name":
-		return a.Name(), true
-	case "type":
-		return str(a.Type)
-	case "arn":
-		return str(a.ARN)
-	case "principal_id":
-		return str(a.PrincipalID)
-	case "account":
-		return str(a.Account)
-	case "user_name":
-		return str(a.UserName)
-	case "access_key_id":
-		return str(a.AccessKeyID)
-	case "session_issuer":
-		return str(a.SessionIssuer)
-	case "session_issuer_type":
-		return str(a.SessionIssuerType)
-	case "session_issuer_name":
-		return str(a.SessionIssuerName)
-	case "session_name":
-		return str(a.SessionName)
-	case "invoked_by":
-		return str(a.InvokedBy)
-	case "identity_provider":
-		return str(a.IdentityProvider)
-	case "source_identity":
-		return str(a.SourceIdentity)
 	case "mfa":
 		if a.MFA != Unknown {
 			return a.MFA == True, true
 		}
 	}
 	return nil, false
+}
+
+// TextField returns one of the normalised actor's string fields without
+// boxing it, as Event.TextField does for the event.
+func (a *Actor) TextField(name string) (v string, has, ok bool) {
+	switch name {
+	case "name":
+		return a.Name(), true, true
+	case "type":
+		v = a.Type
+	case "arn":
+		v = a.ARN
+	case "principal_id":
+		v = a.PrincipalID
+	case "account":
+		v = a.Account
+	case "user_name":
+		v = a.UserName
+	case "access_key_id":
+		v = a.AccessKeyID
+	case "session_issuer":
+		v = a.SessionIssuer
+	case "session_issuer_type":
+		v = a.SessionIssuerType
+	case "session_issuer_name":
+		v = a.SessionIssuerName
+	case "session_name":
+		v = a.SessionName
+	case "invoked_by":
+		v = a.InvokedBy
+	case "identity_provider":
+		v = a.IdentityProvider
+	case "source_identity":
+		v = a.SourceIdentity
+	default:
+		return "", false, false
+	}
+	return v, v != "", true
 }
 
 func (e *Event) resourceFields() []any {

@@ -283,24 +283,66 @@ func (o *jsonObject) Value() any {
 // that builds each top-level field when an expression first reads it: a
 // condition reads a few of them, and building the whole tree for every
 // event a pattern lets through would cost more than the condition. The
-// actor, which conditions read most, is itself read field by field.
+// actor, which conditions read most, is itself read field by field. The
+// two maps are made in one allocation, and string fields are boxed once.
 func newEventView(ev *event.Event) *lazyMap {
-	return &lazyMap{
-		get: func(k string) (any, bool) {
-			if k == "actor" {
-				return &lazyMap{get: ev.Actor.Field, all: ev.ActorFields}, true
-			}
-			return ev.Field(k)
-		},
-		all: ev.Fields,
-	}
+	w := &eventView{ev: ev}
+	w.top.src = (*eventTop)(w)
+	w.actor.src = (*eventActor)(w)
+	return &w.top
 }
 
-// lazyMap is a CEL map whose fields come from get, one at a time; all
-// gives the whole map for the operations that need it.
+type eventView struct {
+	top, actor lazyMap
+	ev         *event.Event
+}
+
+// eventTop and eventActor are the sources of the view's two maps.
+type (
+	eventTop   eventView
+	eventActor eventView
+)
+
+func (w *eventTop) field(k string) ref.Val {
+	if s, has, ok := w.ev.TextField(k); ok {
+		if !has {
+			return nil
+		}
+		return types.String(s)
+	}
+	if k == "actor" {
+		return &w.actor
+	}
+	if v, ok := w.ev.Field(k); ok {
+		return types.DefaultTypeAdapter.NativeToValue(v)
+	}
+	return nil
+}
+
+func (w *eventTop) fields() map[string]any { return w.ev.Fields() }
+
+func (w *eventActor) field(k string) ref.Val {
+	if s, has, ok := w.ev.Actor.TextField(k); ok {
+		if !has {
+			return nil
+		}
+		return types.String(s)
+	}
+	if v, ok := w.ev.Actor.Field(k); ok {
+		return types.DefaultTypeAdapter.NativeToValue(v)
+	}
+	return nil
+}
+
+func (w *eventActor) fields() map[string]any { return w.ev.ActorFields() }
+
+// lazyMap is a CEL map whose fields come from src, one at a time; src's
+// fields gives the whole map for the operations that need it.
 type lazyMap struct {
-	get  func(string) (any, bool)
-	all  func() map[string]any
+	src interface {
+		field(k string) ref.Val // nil: absent
+		fields() map[string]any
+	}
 	full ref.Val
 	read []lazyField  // fields read so far: the event's rules read the same few
 	few  [6]lazyField // read's first backing array, allocated with the map
@@ -324,10 +366,7 @@ func (m *lazyMap) Find(key ref.Val) (ref.Val, bool) {
 			return f.val, f.val != nil
 		}
 	}
-	var rv ref.Val
-	if v, found := m.get(string(k)); found {
-		rv = types.DefaultTypeAdapter.NativeToValue(v)
-	}
+	rv := m.src.field(string(k))
 	if m.read == nil {
 		m.read = m.few[:0]
 	}
@@ -355,7 +394,7 @@ func (m *lazyMap) Contains(key ref.Val) ref.Val {
 
 func (m *lazyMap) mapper() traits.Mapper {
 	if m.full == nil {
-		m.full = types.DefaultTypeAdapter.NativeToValue(m.all())
+		m.full = types.DefaultTypeAdapter.NativeToValue(m.src.fields())
 	}
 	return m.full.(traits.Mapper)
 }
@@ -379,4 +418,4 @@ func (m *lazyMap) Equal(other ref.Val) ref.Val { return m.mapper().Equal(other) 
 func (m *lazyMap) Type() ref.Type { return types.MapType }
 
 // Value implements ref.Val.
-func (m *lazyMap) Value() any { return m.all() }
+func (m *lazyMap) Value() any { return m.src.fields() }
