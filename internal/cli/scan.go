@@ -144,7 +144,9 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 	for _, e := range pathErrs {
 		out.errorf("%v", e)
 	}
-	p := pipeline.New(engine, pipeline.Options{Workers: f.workers, Enrich: setup.enrich})
+	// scanOutput writes each alert at once and copies what it keeps, so
+	// the read buffers can be reused.
+	p := pipeline.New(engine, pipeline.Options{Workers: f.workers, Enrich: setup.enrich, Buffers: decode.NewBufferPool()})
 	stop := func() {}
 	if f.progress && isTerminal(env.Stderr) {
 		stop = out.startProgress(p, len(inputs))

@@ -32,6 +32,8 @@ type reader struct {
 	line  int   // lines fully consumed so far (line mode only)
 	fills int   // reads so far
 	lent  bool  // buf holds bytes returned to the caller
+	pool  *BufferPool
+	ck    *chunk // the pooled buffer buf is, if any
 }
 
 // A reader starts with a small buffer, for the many small payloads (an
@@ -44,6 +46,12 @@ const (
 
 func newReader(src io.Reader, max int) *reader {
 	return &reader{src: src, buf: make([]byte, firstChunk), max: max}
+}
+
+// newPooledReader is newReader reading into p's buffers.
+func newPooledReader(src io.Reader, max int, p *BufferPool) *reader {
+	ck := p.get()
+	return &reader{src: src, buf: ck.b, max: max, pool: p, ck: ck}
 }
 
 // offset returns the stream offset of the next unread byte.
@@ -71,11 +79,22 @@ func (rd *reader) fill() bool {
 	}
 	switch {
 	case size > len(rd.buf) || (full && rd.r > 0 && rd.lent):
-		nb := make([]byte, size)
+		var nck *chunk
+		var nb []byte
+		if rd.pool != nil && size == readChunk {
+			nck = rd.pool.get()
+			nb = nck.b
+		} else {
+			nb = make([]byte, size)
+		}
 		copy(nb, rd.buf[rd.r:rd.w])
 		rd.base += int64(rd.r)
 		rd.buf, rd.w, rd.r = nb, rd.w-rd.r, 0
 		rd.lent = false
+		if rd.ck != nil {
+			rd.ck.release(1)
+		}
+		rd.ck = nck
 	case !rd.lent && rd.r > 0 && (full || rd.r >= len(rd.buf)/2):
 		n := copy(rd.buf, rd.buf[rd.r:rd.w])
 		rd.base += int64(rd.r)
@@ -95,6 +114,16 @@ func (rd *reader) fill() bool {
 	}
 	rd.err = io.ErrNoProgress
 	return false
+}
+
+// close gives back the reader's buffer; the reader must not be used
+// afterwards.
+func (rd *reader) close() {
+	if rd.ck != nil {
+		rd.ck.release(1)
+		rd.ck = nil
+	}
+	rd.buf = nil
 }
 
 // readErr returns the stream's error, or nil at a clean end.

@@ -30,6 +30,7 @@ type Frame struct {
 	flow   *flowlog.Format
 	hint   flowlog.Hint
 	err    error
+	chunk  *chunk // the pooled buffer Data lies in, if any
 }
 
 // Info describes a payload once it has been split.
@@ -53,6 +54,7 @@ const (
 // splitter accumulates frames into batches.
 type splitter struct {
 	ctx    context.Context
+	rd     *reader
 	source string
 	emit   func([]Frame) error
 	frames []Frame
@@ -64,7 +66,12 @@ func (s *splitter) add(data []byte, o event.Origin, fm form, flow *flowlog.Forma
 	// data comes from the reader, which never overwrites what it has
 	// returned: the frame keeps it without a copy.
 	own := data[:len(data):len(data)]
-	s.frames = append(s.frames, Frame{Data: own, Origin: o, form: fm, flow: flow, hint: hint, err: err})
+	var held *chunk
+	if c := s.rd.ck; c != nil && c.holds(own) {
+		c.refs.Add(1)
+		held = c
+	}
+	s.frames = append(s.frames, Frame{Data: own, Origin: o, form: fm, flow: flow, hint: hint, err: err, chunk: held})
 	s.n++
 	s.bytes += len(own)
 	if len(s.frames) >= batchFrames || s.bytes >= batchBytes-4096 {
@@ -92,18 +99,28 @@ func (s *splitter) flush() error {
 // as a whole is unusable (I/O, gzip, limits, unknown format); records
 // already emitted stay valid.
 func Split(ctx context.Context, r io.Reader, source string, lim Limits, emit func([]Frame) error) (Info, error) {
+	return split(ctx, r, source, lim, nil, emit)
+}
+
+func split(ctx context.Context, r io.Reader, source string, lim Limits, pool *BufferPool, emit func([]Frame) error) (Info, error) {
 	lim = lim.withDefaults()
 	var info Info
 	dr, compression, err := decompress(r, lim)
 	if err != nil {
 		return info, err
 	}
-	s := &splitter{ctx: ctx, source: source, emit: emit, frames: make([]Frame, 0, batchFrames)}
-	rd := newReader(dr, lim.MaxRecordBytes)
+	var rd *reader
+	if pool != nil {
+		rd = newPooledReader(dr, lim.MaxRecordBytes, pool)
+	} else {
+		rd = newReader(dr, lim.MaxRecordBytes)
+	}
+	s := &splitter{ctx: ctx, rd: rd, source: source, emit: emit, frames: make([]Frame, 0, batchFrames)}
 	format, err := s.split(rd)
 	if ferr := s.flush(); err == nil {
 		err = ferr
 	}
+	rd.close()
 	info.Format, info.Records = format, s.n
 	if compression != "" && format != "" {
 		info.Format += "+" + compression

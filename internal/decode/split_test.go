@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -630,4 +631,35 @@ func TestBatchesAreBoundedInBytes(t *testing.T) {
 	if maxBytes > batchBytes+len(big) || batches < 10 {
 		t.Errorf("%d batches, largest %d bytes; want batches of about %d bytes", batches, maxBytes, batchBytes)
 	}
+}
+
+// FuzzSplitPooled checks that splitting into a pool's buffers cuts the
+// same frames as splitting into fresh ones, when each batch is released
+// (and its buffer poisoned) as soon as it is copied.
+func FuzzSplitPooled(f *testing.F) {
+	f.Add([]byte(`{"Records":[` + ct("a") + `,{"eventVersion":"1"}]}`))
+	f.Add([]byte("version srcaddr dstaddr\n2 1.2.3.4 5.6.7.8\n"))
+	f.Add([]byte("{\"a\":1}\n{\"b\":\n{\"c\":3}\n"))
+	lim := Limits{MaxRecordBytes: 4096, MaxNestedBytes: 1 << 16, MaxPayloadBytes: 1 << 20}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		collect := func(split func(context.Context, io.Reader, string, Limits, func([]Frame) error) (Info, error)) (out []string, info Info, err error) {
+			info, err = split(context.Background(), bytes.NewReader(data), "fuzz", lim, func(batch []Frame) error {
+				for _, fr := range batch {
+					out = append(out, fmt.Sprintf("%s %q %v", fr.Origin, fr.Data, fr.err))
+				}
+				Release(batch)
+				return nil
+			})
+			return out, info, err
+		}
+		want, wantInfo, wantErr := collect(Split)
+		pool := NewBufferPool()
+		pool.Poison()
+		for range 2 { // the second time round, on reused buffers
+			got, info, err := collect(pool.Split)
+			if !slices.Equal(got, want) || info != wantInfo || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Fatalf("pooled: %q %+v %v\nfresh:  %q %+v %v", got, info, err, want, wantInfo, wantErr)
+			}
+		}
+	})
 }

@@ -51,6 +51,11 @@ type Options struct {
 	// each event before the rules see it. It is called from many
 	// goroutines at once.
 	Enrich Enricher
+	// Buffers, if set, recycles the buffers payloads are read into. Then
+	// a finding, its event and the errors a Handler is given are valid
+	// only during the call: a Handler that keeps one copies it
+	// (alert.New does).
+	Buffers *decode.BufferPool
 }
 
 // pruneEvery is how much event time passes between prunings of stateful
@@ -112,6 +117,7 @@ type result struct {
 	payload int
 	seq     int
 	credit  bool
+	frames  []decode.Frame // released once the batch is reported
 	items   []item
 	kinds   [event.NumKinds]int64
 	events  int
@@ -274,7 +280,11 @@ func (p *Pipeline) split(ctx context.Context, idx int, in source.Input, out chan
 	}
 	defer rc.Close()
 	seq := 0
-	info, err := decode.Split(ctx, rc, in.Name, p.opts.Limits, func(frames []decode.Frame) error {
+	splitFn := decode.Split
+	if p.opts.Buffers != nil {
+		splitFn = p.opts.Buffers.Split
+	}
+	info, err := splitFn(ctx, rc, in.Name, p.opts.Limits, func(frames []decode.Frame) error {
 		took, ok := cr.acquire(idx)
 		if !ok {
 			return ctx.Err()
@@ -297,7 +307,7 @@ func (p *Pipeline) split(ctx context.Context, idx int, in source.Input, out chan
 // is a bug, but it is reported as that record's error rather than allowed
 // to end the run.
 func (p *Pipeline) process(ctx context.Context, w work) result {
-	r := result{payload: w.payload, seq: w.seq, credit: w.credit}
+	r := result{payload: w.payload, seq: w.seq, credit: w.credit, frames: w.frames}
 	var findings []detect.Finding
 	yield := func(ev *event.Event, err error) bool {
 		if err != nil {
@@ -446,6 +456,7 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 						h.RuleError(it.ruleErr)
 					}
 				}
+				decode.Release(b.frames)
 				if latest.Sub(pruned) >= pruneEvery {
 					p.engine.Prune(latest)
 					pruned = latest
