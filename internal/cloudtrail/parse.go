@@ -25,8 +25,12 @@ var ErrNotCloudTrail = errors.New("cloudtrail: not a CloudTrail record")
 
 // Parse decodes one CloudTrail record. raw must not be modified afterwards:
 // the event's strings alias it.
-func Parse(raw []byte) (*event.Event, error) {
-	ev := &event.Event{Kind: event.KindCloudTrail, Raw: raw, Record: raw}
+func Parse(raw []byte) (*event.Event, error) { return ParseInto(new(event.Event), raw) }
+
+// ParseInto is Parse decoding into ev, which must be zero (a decoder
+// taking events from an event.Arena). It returns ev, or nil and the error.
+func ParseInto(ev *event.Event, raw []byte) (*event.Event, error) {
+	ev.Kind, ev.Raw, ev.Record = event.KindCloudTrail, raw, raw
 	var (
 		hasVersion, hasName bool
 		eventTime           []byte

@@ -27,7 +27,11 @@ func NewDecoder(lim Limits) *Decoder { return &Decoder{lim: lim.withDefaults()} 
 
 // Decode decodes one frame, calling yield for each event or problem. A frame
 // may hold many events (an SQS batch, a CloudWatch Logs subscription).
-func (d *Decoder) Decode(f *Frame, yield Yield) {
+func (d *Decoder) Decode(f *Frame, yield Yield) { d.DecodeIn(f, yield, nil) }
+
+// DecodeIn is Decode taking CloudTrail events, the common kind, from
+// arena when it is not nil: they are valid until the arena is reset.
+func (d *Decoder) DecodeIn(f *Frame, yield Yield, arena *event.Arena) {
 	switch f.form {
 	case formError:
 		yield(nil, recordErr(f.Origin, f.err))
@@ -40,7 +44,7 @@ func (d *Decoder) Decode(f *Frame, yield Yield) {
 		ev.Origin = f.Origin
 		yield(ev, nil)
 	default:
-		w := &walk{d: d, yield: yield, inflate: d.lim.MaxNestedBytes}
+		w := &walk{d: d, yield: yield, inflate: d.lim.MaxNestedBytes, arena: arena}
 		w.value(f.Data, f.Origin, 0)
 	}
 }
@@ -52,6 +56,15 @@ type walk struct {
 	d       *Decoder
 	yield   Yield
 	inflate int // bytes that may still be decompressed from inside this frame
+	arena   *event.Arena
+}
+
+// parseCloudTrail is cloudtrail.Parse into an event from the walk's arena.
+func (w *walk) parseCloudTrail(b []byte) (*event.Event, error) {
+	if w.arena == nil {
+		return cloudtrail.Parse(b)
+	}
+	return cloudtrail.ParseInto(w.arena.New(), b)
 }
 
 func (w *walk) event(ev *event.Event, o event.Origin) bool {
@@ -95,7 +108,7 @@ func (w *walk) value(b []byte, o event.Origin, depth int) bool {
 		return w.bad(o, err)
 	}
 	// The common case first: a CloudTrail record.
-	ev, err := cloudtrail.Parse(b)
+	ev, err := w.parseCloudTrail(b)
 	if err == nil {
 		return w.event(ev, o)
 	}

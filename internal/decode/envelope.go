@@ -30,7 +30,7 @@ func (w *walk) eventBridge(b []byte, k *keys, o event.Origin) bool {
 	case "awsapicallviacloudtrail", "awsconsolesigninviacloudtrail", "awsserviceeventviacloudtrail",
 		"awsconsoleactionviacloudtrail", "awsinsightviacloudtrail":
 		parse = func(b []byte) (*event.Event, error) {
-			ev, err := cloudtrail.Parse(b)
+			ev, err := w.parseCloudTrail(b)
 			if errors.Is(err, cloudtrail.ErrNotCloudTrail) {
 				err = errors.New("not a CloudTrail record (no eventVersion or eventName)")
 			}

@@ -51,10 +51,10 @@ type Options struct {
 	// each event before the rules see it. It is called from many
 	// goroutines at once.
 	Enrich Enricher
-	// Buffers, if set, recycles the buffers payloads are read into. Then
-	// a finding, its event and the errors a Handler is given are valid
-	// only during the call: a Handler that keeps one copies it
-	// (alert.New does).
+	// Buffers, if set, recycles the buffers payloads are read into, and
+	// the pipeline recycles the events decoded from them. Then a finding,
+	// its event and the errors a Handler is given are valid only during
+	// the call: a Handler that keeps one copies it (alert.New does).
 	Buffers *decode.BufferPool
 }
 
@@ -75,6 +75,7 @@ type Pipeline struct {
 
 	events   atomic.Int64
 	payloads atomic.Int64
+	arenas   chan *event.Arena // free arenas, with Options.Buffers
 }
 
 // New returns a pipeline evaluating engine's rules.
@@ -82,7 +83,39 @@ func New(engine *detect.Engine, opts Options) *Pipeline {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
-	return &Pipeline{engine: engine, decoder: decode.NewDecoder(opts.Limits), opts: opts}
+	p := &Pipeline{engine: engine, decoder: decode.NewDecoder(opts.Limits), opts: opts}
+	if opts.Buffers != nil {
+		// Batches in flight: queued work and results, and what the
+		// workers and the collector hold.
+		p.arenas = make(chan *event.Arena, 6*opts.Workers+4)
+	}
+	return p
+}
+
+// arena returns a free arena, or nil when events are not recycled.
+func (p *Pipeline) arena() *event.Arena {
+	if p.arenas == nil {
+		return nil
+	}
+	select {
+	case a := <-p.arenas:
+		return a
+	default:
+		return new(event.Arena)
+	}
+}
+
+// release gives back what a reported batch holds: its read buffers and
+// its events.
+func (p *Pipeline) release(b *result) {
+	decode.Release(b.frames)
+	if b.arena != nil {
+		b.arena.Reset()
+		select {
+		case p.arenas <- b.arena:
+		default:
+		}
+	}
 }
 
 // Progress reports the events decoded and payloads finished so far. It may
@@ -118,6 +151,7 @@ type result struct {
 	seq     int
 	credit  bool
 	frames  []decode.Frame // released once the batch is reported
+	arena   *event.Arena   // the batch's CloudTrail events, reset then
 	items   []item
 	kinds   [event.NumKinds]int64
 	events  int
@@ -307,7 +341,7 @@ func (p *Pipeline) split(ctx context.Context, idx int, in source.Input, out chan
 // is a bug, but it is reported as that record's error rather than allowed
 // to end the run.
 func (p *Pipeline) process(ctx context.Context, w work) result {
-	r := result{payload: w.payload, seq: w.seq, credit: w.credit, frames: w.frames}
+	r := result{payload: w.payload, seq: w.seq, credit: w.credit, frames: w.frames, arena: p.arena()}
 	var findings []detect.Finding
 	yield := func(ev *event.Event, err error) bool {
 		if err != nil {
@@ -357,7 +391,7 @@ func (p *Pipeline) decodeFrame(f *decode.Frame, yield decode.Yield, r *result) {
 			r.items = append(r.items, item{recordErr: &decode.RecordError{Origin: f.Origin, Err: fmt.Errorf("internal error decoding this record (please report it): %v", v)}})
 		}
 	}()
-	p.decoder.Decode(f, yield)
+	p.decoder.DecodeIn(f, yield, r.arena)
 }
 
 // collect reorders results into input order and hands them to h.
@@ -456,7 +490,7 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 						h.RuleError(it.ruleErr)
 					}
 				}
-				decode.Release(b.frames)
+				p.release(&b)
 				if latest.Sub(pruned) >= pruneEvery {
 					p.engine.Prune(latest)
 					pruned = latest

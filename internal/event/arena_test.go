@@ -1,0 +1,25 @@
+package event
+
+import "testing"
+
+func TestArena(t *testing.T) {
+	var a Arena
+	seen := map[*Event]bool{}
+	for round := range 3 {
+		for i := range 1200 { // more than two blocks
+			ev := a.New()
+			if ev.Action != "" || ev.Kind != KindUnknown || ev.Raw != nil {
+				t.Fatalf("round %d: event %d is not zero: %+v", round, i, ev)
+			}
+			if round == 0 && seen[ev] {
+				t.Fatalf("event %d handed out twice", i)
+			}
+			seen[ev] = true
+			ev.Action, ev.Raw = "GetUser", []byte("x")
+		}
+		a.Reset()
+	}
+	if len(seen) != 1200 || len(a.blocks) != 3 {
+		t.Errorf("%d events in %d blocks over three rounds, want 1200 in 3", len(seen), len(a.blocks))
+	}
+}
