@@ -25,6 +25,8 @@ import (
 type jsonObject struct {
 	raw     []byte
 	members []jsonMember // indexed on first access
+	vals    []ref.Val    // the members' values, converted once read
+	escKeys []string     // the keys written with escapes, unescaped
 	indexed bool
 	full    ref.Val // the decoded map, once needed
 	// A CloudTrail record's root: the decoder found its most-read
@@ -43,12 +45,46 @@ func recordObject(ev *event.Event) ref.Val {
 	return jsonValueOf(raw)
 }
 
-// jsonMember is one member of an indexed object: its key (unescaped), its
-// raw value, and the value converted once read.
+// jsonMember is one member of an indexed object: where its key and raw
+// value are in the object (offsets: an index without pointers costs the
+// allocator and the collector nothing to scan). A key written with
+// escapes is escKeys[k0], unescaped, with k1 < 0.
 type jsonMember struct {
-	key []byte
-	raw []byte
-	val ref.Val
+	k0, k1, v0, v1 int32
+}
+
+// offset returns where b lies in the object, or -1 when it lies elsewhere.
+// An empty b (an empty key) lies anywhere: its offset is 0.
+func (o *jsonObject) offset(b []byte) int {
+	if len(b) == 0 {
+		return 0
+	}
+	if off := cap(o.raw) - cap(b); off >= 0 && off < len(o.raw) && &o.raw[off] == &b[0] {
+		return off
+	}
+	return -1
+}
+
+// keyIs reports whether member i's key is k.
+func (o *jsonObject) keyIs(i int, k string) bool {
+	m := &o.members[i]
+	if m.k1 < 0 {
+		return o.escKeys[m.k0] == k
+	}
+	return string(o.raw[m.k0:m.k1]) == k
+}
+
+// value returns member i's value, raw and converted.
+func (o *jsonObject) value(i int) (ref.Val, []byte) {
+	m := &o.members[i]
+	raw := o.raw[m.v0:m.v1:m.v1]
+	if o.vals == nil {
+		o.vals = make([]ref.Val, len(o.members))
+	}
+	if o.vals[i] == nil {
+		o.vals[i] = jsonValueOf(raw)
+	}
+	return o.vals[i], raw
 }
 
 var (
@@ -119,12 +155,9 @@ func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
 		o.index()
 	}
 	for i := range o.members {
-		m := &o.members[i]
-		if string(m.key) == string(k) {
-			if m.val == nil {
-				m.val = jsonValueOf(m.raw)
-			}
-			return m.val, true
+		if o.keyIs(i, string(k)) {
+			v, _ := o.value(i)
+			return v, true
 		}
 	}
 	return nil, false
@@ -145,11 +178,9 @@ func (o *jsonObject) lastValue(k string) (ref.Val, []byte, bool) {
 		o.index()
 	}
 	for i := len(o.members) - 1; i >= 0; i-- {
-		if m := &o.members[i]; string(m.key) == k {
-			if m.val == nil {
-				m.val = jsonValueOf(m.raw)
-			}
-			return m.val, m.raw, true
+		if o.keyIs(i, k) {
+			v, raw := o.value(i)
+			return v, raw, true
 		}
 	}
 	return nil, nil, false
@@ -168,15 +199,18 @@ func (o *jsonObject) index() {
 	o.members = make([]jsonMember, 0, 16)
 	it := jsonscan.NewTrustedObjectIter(o.raw)
 	for it.Next() {
-		k := it.Key()
-		if len(k) > 0 {
-			// An unescaped key is a slice of the object; an escaped one
-			// is in the iterator's buffer and must be copied.
-			if off := cap(o.raw) - cap(k); off < 0 || off >= len(o.raw) || &o.raw[off] != &k[0] {
-				k = append([]byte(nil), k...)
-			}
+		k, v := it.Key(), it.Value()
+		vOff := o.offset(v)
+		m := jsonMember{v0: int32(vOff), v1: int32(vOff + len(v))}
+		// An unescaped key is a slice of the object; an escaped one is
+		// in the iterator's buffer and must be copied.
+		if kOff := o.offset(k); kOff >= 0 {
+			m.k0, m.k1 = int32(kOff), int32(kOff+len(k))
+		} else {
+			m.k0, m.k1 = int32(len(o.escKeys)), -1
+			o.escKeys = append(o.escKeys, string(k))
 		}
-		o.members = append(o.members, jsonMember{key: k, raw: it.Value()})
+		o.members = append(o.members, m)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"text/template"
 
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
 
 	"github.com/vigil-sec/vigil/internal/event"
@@ -273,5 +274,31 @@ func TestRecordObjectAgreesWithIndex(t *testing.T) {
 	}
 	if used < 50 {
 		t.Errorf("only %d events used the decoder's spans", used)
+	}
+}
+
+// TestJSONObjectKeys covers the keys an index keeps apart from the object:
+// escaped ones (unescaped in a side table), empty ones, repeated ones.
+func TestJSONObjectKeys(t *testing.T) {
+	o := jsonValueOf([]byte(`{"a\u0062":1,"":"empty","x":{"k\"q":"esc","k":"plain"},"d":1,"d":2,"\u00e9t\u00e9":"summer"}`)).(*jsonObject)
+	for _, tc := range []struct {
+		key  string
+		want ref.Val
+	}{
+		{"ab", types.Double(1)}, {"", types.String("empty")}, {"d", types.Double(1)}, {"été", types.String("summer")}, {"nope", nil},
+	} {
+		got, found := o.Find(types.String(tc.key))
+		if found != (tc.want != nil) || (found && got.Equal(tc.want) != types.True) {
+			t.Errorf("Find(%q) = %v, %v; want %v", tc.key, got, found, tc.want)
+		}
+	}
+	if v, raw, ok := o.lastValue("d"); !ok || v.Equal(types.Double(2)) != types.True || string(raw) != "2" {
+		t.Errorf("lastValue(d) = %v, %s, %v; want the last, 2", v, raw, ok)
+	}
+	x, _ := o.Find(types.String("x"))
+	for key, want := range map[string]string{`k"q`: "esc", "k": "plain"} {
+		if v, found := x.(traits.Mapper).Find(types.String(key)); !found || v.Equal(types.String(want)) != types.True {
+			t.Errorf("x[%q] = %v, %v; want %q", key, v, found, want)
+		}
 	}
 }
