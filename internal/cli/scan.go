@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -200,7 +199,7 @@ type scanOutput struct {
 	f        scanFlags
 	failOn   *detect.Severity
 	stdout   *bufio.Writer
-	enc      *json.Encoder
+	line     []byte // the alert being written
 	rows     []*alert.Alert
 	failHit  bool
 	writeErr error // the first error writing alerts; later alerts are not written
@@ -227,8 +226,6 @@ func newScanOutput(env Env, f scanFlags, failOn *detect.Severity) *scanOutput {
 		shownReasons: map[string]bool{},
 		start:        time.Now(),
 	}
-	o.enc = json.NewEncoder(o.stdout)
-	o.enc.SetEscapeHTML(false)
 	return o
 }
 
@@ -250,7 +247,15 @@ func (o *scanOutput) Finding(f *detect.Finding) {
 	}
 	if o.f.format == "json" {
 		if o.writeErr == nil {
-			o.writeErr = o.enc.Encode(alert.View(f)) // written now: no copies needed
+			// Written now: no copies needed. An alert that cannot be
+			// written as JSON (a NaN in its details) costs only itself.
+			line, err := alert.View(f).MarshalLine(o.line[:0])
+			if err != nil {
+				o.errorf("alert %s on %s: cannot write it as JSON: %v", f.Rule, f.Event.Origin, err)
+				return
+			}
+			o.line = line
+			_, o.writeErr = o.stdout.Write(line)
 		}
 		return
 	}
