@@ -1,8 +1,10 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -47,6 +49,24 @@ func FuzzParse(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		ev, err := Parse(raw)
+		// ParseFrom, on the record followed by more input, finds the same
+		// event and where the record ends.
+		trimmed := bytes.TrimRight(raw, " \t\r\n")
+		more := append(append([]byte(nil), trimmed...), `,{"eventVersion":"1.08"}]`...)
+		fev, n, ferr := ParseFrom(new(event.Event), more)
+		switch {
+		case (err == nil) != (ferr == nil) && json.Valid(raw):
+			t.Fatalf("Parse err %v, ParseFrom err %v", err, ferr)
+		case err == nil && ferr == nil:
+			if n != len(trimmed) || len(fev.Raw) != n {
+				t.Fatalf("ParseFrom ends the record at %d, want %d", n, len(trimmed))
+			}
+			want, got := *ev, *fev
+			want.Raw, want.Record, got.Raw, got.Record = nil, nil, nil, nil
+			if !reflect.DeepEqual(want, got) {
+				t.Fatalf("ParseFrom gives %+v, Parse %+v", got, want)
+			}
+		}
 		if err != nil {
 			if ev != nil {
 				t.Fatalf("Parse returned an event and error %v", err)

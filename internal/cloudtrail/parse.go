@@ -30,6 +30,27 @@ func Parse(raw []byte) (*event.Event, error) { return ParseInto(new(event.Event)
 // ParseInto is Parse decoding into ev, which must be zero (a decoder
 // taking events from an event.Arena). It returns ev, or nil and the error.
 func ParseInto(ev *event.Event, raw []byte) (*event.Event, error) {
+	it := jsonscan.NewObjectIter(raw)
+	return parse(ev, raw, &it)
+}
+
+// ParseFrom decodes into ev (zero) the CloudTrail record that starts at
+// b[0] and may be followed by more input, and returns the record's length
+// with the event: a reader cutting records from a stream decodes each one
+// in the pass that finds its end. The event is the one ParseInto gives for
+// b[:n]; on error n is 0.
+func ParseFrom(ev *event.Event, b []byte) (*event.Event, int, error) {
+	it := jsonscan.NewObjectIterFrom(b)
+	ev, err := parse(ev, b, &it)
+	if err != nil {
+		return nil, 0, err
+	}
+	n := it.End()
+	ev.Raw, ev.Record = b[:n:n], b[:n:n]
+	return ev, n, nil
+}
+
+func parse(ev *event.Event, raw []byte, it *jsonscan.ObjectIter) (*event.Event, error) {
 	ev.Kind, ev.Raw, ev.Record = event.KindCloudTrail, raw, raw
 	var (
 		hasVersion, hasName bool
@@ -38,7 +59,6 @@ func ParseInto(ev *event.Event, raw []byte) (*event.Event, error) {
 	)
 	top := &ev.Top
 	top.Indexed = true
-	it := jsonscan.NewObjectIter(raw)
 	for it.Next() {
 		v := it.Value()
 		switch string(it.Key()) {

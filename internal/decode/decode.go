@@ -32,6 +32,11 @@ func (d *Decoder) Decode(f *Frame, yield Yield) { d.DecodeIn(f, yield, nil) }
 // DecodeIn is Decode taking CloudTrail events, the common kind, from
 // arena when it is not nil: they are valid until the arena is reset.
 func (d *Decoder) DecodeIn(f *Frame, yield Yield, arena *event.Arena) {
+	if f.ev != nil { // the splitter decoded it
+		f.ev.Origin = f.Origin
+		yield(f.ev, nil)
+		return
+	}
 	switch f.form {
 	case formError:
 		yield(nil, recordErr(f.Origin, f.err))

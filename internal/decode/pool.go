@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/vigil-sec/vigil/internal/event"
 )
 
 // A BufferPool lets Split reuse the buffers it reads payloads into.
@@ -54,7 +56,13 @@ type chunk struct {
 	b    []byte
 	refs atomic.Int32
 	pool *BufferPool
+	// events holds the records the splitter decoded from b (Frame.ev),
+	// reset and reused with it.
+	events event.Arena
 }
+
+// chunkEvents is an arena block: about the records a buffer holds.
+const chunkEvents = 128
 
 func (p *BufferPool) get() *chunk {
 	var c *chunk
@@ -62,6 +70,7 @@ func (p *BufferPool) get() *chunk {
 	case c = <-p.free:
 	default:
 		c = &chunk{b: make([]byte, readChunk), pool: p}
+		c.events.Block = chunkEvents
 	}
 	c.refs.Store(1)
 	return c
@@ -70,6 +79,7 @@ func (p *BufferPool) get() *chunk {
 func (c *chunk) release(n int32) {
 	switch left := c.refs.Add(-n); {
 	case left == 0:
+		c.events.Reset()
 		if c.pool.poison {
 			for i := range c.b {
 				c.b[i] = 0xA5

@@ -8,6 +8,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/vigil-sec/vigil/internal/cloudtrail"
 	"github.com/vigil-sec/vigil/internal/event"
 	"github.com/vigil-sec/vigil/internal/flowlog"
 )
@@ -30,7 +31,8 @@ type Frame struct {
 	flow   *flowlog.Format
 	hint   flowlog.Hint
 	err    error
-	chunk  *chunk // the pooled buffer Data lies in, if any
+	chunk  *chunk       // the pooled buffer Data lies in, if any
+	ev     *event.Event // the record, when the splitter decoded it
 }
 
 // Info describes a payload once it has been split.
@@ -59,25 +61,71 @@ type splitter struct {
 	emit   func([]Frame) error
 	frames []Frame
 	bytes  int // frame bytes in the current batch
+	// misses counts the elements in a row that were not CloudTrail
+	// records: after a few, the payload holds something else, and the
+	// splitter stops trying to decode its elements itself.
+	misses int
 	n      int
 }
 
 func (s *splitter) add(data []byte, o event.Origin, fm form, flow *flowlog.Format, hint flowlog.Hint, err error) error {
-	// data comes from the reader, which never overwrites what it has
+	return s.addFrame(Frame{Data: data, Origin: o, form: fm, flow: flow, hint: hint, err: err})
+}
+
+func (s *splitter) addFrame(fr Frame) error {
+	// Data comes from the reader, which never overwrites what it has
 	// returned: the frame keeps it without a copy.
-	own := data[:len(data):len(data)]
-	var held *chunk
-	if c := s.rd.ck; c != nil && c.holds(own) {
+	fr.Data = fr.Data[:len(fr.Data):len(fr.Data)]
+	if c := s.rd.ck; c != nil && c.holds(fr.Data) {
 		c.refs.Add(1)
-		held = c
+		fr.chunk = c
 	}
-	s.frames = append(s.frames, Frame{Data: own, Origin: o, form: fm, flow: flow, hint: hint, err: err, chunk: held})
+	s.frames = append(s.frames, fr)
 	s.n++
-	s.bytes += len(own)
+	s.bytes += len(fr.Data)
 	if len(s.frames) >= batchFrames || s.bytes >= batchBytes-4096 {
 		return s.flush()
 	}
 	return nil
+}
+
+// maxMisses is how many elements in a row may fail to decode as
+// CloudTrail records before the splitter stops trying (see record).
+const maxMisses = 4
+
+// record cuts the next element when it is a CloudTrail record lying whole
+// in the reader's buffer, decoding it in the pass that finds its end: the
+// splitter would otherwise scan it for its end and the decoder read it
+// again. It reports false, with nothing consumed, for anything else (an
+// element that goes on past the buffer, another kind of record, one that
+// is broken): the caller cuts it unread, and decoding it says what it is.
+func (s *splitter) record(rd *reader, index int) (bool, error) {
+	if s.misses >= maxMisses {
+		return false, nil
+	}
+	if c, ok := rd.peek(); !ok || c != '{' {
+		return false, nil
+	}
+	var ev *event.Event
+	if rd.ck != nil {
+		ev = rd.ck.events.New() // lives as long as the buffer
+	} else {
+		ev = new(event.Event)
+	}
+	ev, n, err := cloudtrail.ParseFrom(ev, rd.buf[rd.r:rd.w])
+	switch {
+	case errors.Is(err, cloudtrail.ErrNotCloudTrail):
+		s.misses++
+		return false, nil
+	case err != nil || n > rd.max:
+		return false, nil
+	}
+	s.misses = 0
+	off := rd.offset()
+	v := rd.buf[rd.r : rd.r+n : rd.r+n]
+	rd.r += n
+	rd.lent = true
+	return true, s.addFrame(Frame{Data: v, Origin: s.origin(index, 0, off), form: formJSON, ev: ev})
 }
 
 func (s *splitter) flush() error {
@@ -319,8 +367,13 @@ func (s *splitter) streamArray(rd *reader, index *int, where string) error {
 		return nil
 	}
 	for {
-		v, off, err := rd.value()
+		decoded, err := s.record(rd, *index)
 		if err != nil {
+			return err
+		}
+		if decoded {
+			// cut and decoded
+		} else if v, off, err := rd.value(); err != nil {
 			if err == io.EOF {
 				return s.endErr(rd, "inside "+where)
 			}

@@ -11,11 +11,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
 
+	"github.com/vigil-sec/vigil/internal/cloudtrail"
 	"github.com/vigil-sec/vigil/internal/event"
 )
 
@@ -662,4 +664,78 @@ func FuzzSplitPooled(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSplitterDecodesRecords checks that the records the splitter decodes
+// while cutting them (Frame.ev) are the events the decoder makes of the
+// same bytes, in a Records file that also holds what the splitter must
+// leave to the decoder: a broken record, another kind of record, a record
+// that crosses a buffer boundary.
+func TestSplitterDecodesRecords(t *testing.T) {
+	var body strings.Builder
+	body.WriteString(`{"Records":[`)
+	n := 0
+	for i := range 900 { // more than one 256 KiB buffer
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		switch i {
+		case 100:
+			body.WriteString(`{"eventVersion":"1.09","eventName":"X","eventTime":"not a time"}`)
+		case 200:
+			body.WriteString(`{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put"}`)
+		case 300:
+			body.WriteString(`{"eventVersion":"1.09","broken":[1,,2]}`)
+		default:
+			body.WriteString(strings.Replace(ct(fmt.Sprint(i)), `"sourceIPAddress"`, `"requestParameters":{"bucketName":"`+strings.Repeat("b", i%300)+`"},"sourceIPAddress"`, 1))
+			n++
+		}
+	}
+	body.WriteString(`]}`)
+	for _, pooled := range []bool{false, true} {
+		split := Split
+		if pooled {
+			split = NewBufferPool().Split
+		}
+		d := NewDecoder(Limits{})
+		byFrame, bySplitter, fallback := 0, 0, 0
+		_, err := split(context.Background(), strings.NewReader(body.String()), "in", Limits{}, func(batch []Frame) error {
+			for i := range batch {
+				fr := &batch[i]
+				if fr.ev != nil {
+					bySplitter++
+					// The decoder's own event of the same bytes.
+					want, err := cloudtrail.Parse(fr.Data)
+					if err != nil {
+						t.Fatalf("%s: the splitter decoded what the decoder refuses: %v", fr.Origin, err)
+					}
+					got := *fr.ev
+					w := *want
+					got.Origin, w.Origin = event.Origin{}, event.Origin{}
+					if !reflect.DeepEqual(got, w) {
+						t.Fatalf("%s: splitter's event %+v, decoder's %+v", fr.Origin, got, w)
+					}
+				} else if fr.form == formJSON {
+					fallback++
+				}
+				d.Decode(fr, func(ev *event.Event, err error) bool {
+					if ev != nil {
+						byFrame++
+						if ev.Origin != fr.Origin {
+							t.Fatalf("event origin %v, frame %v", ev.Origin, fr.Origin)
+						}
+					}
+					return true
+				})
+			}
+			Release(batch)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if byFrame != n || bySplitter < n-5 || fallback < 3 {
+			t.Errorf("pooled %v: %d events of %d, %d decoded by the splitter, %d left to the decoder", pooled, byFrame, n, bySplitter, fallback)
+		}
+	}
 }

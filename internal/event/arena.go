@@ -6,18 +6,26 @@ package event
 // allocator's bookkeeping for its pointers costs a scan about 5% of its
 // time. An Arena is not safe for concurrent use.
 type Arena struct {
+	// Block is how many events a block holds; 0 means 512, a batch's
+	// worth. It is read when the first block is made.
+	Block  int
 	blocks [][]Event
 	n      int // events handed out
 }
 
-// arenaBlock is how many events a block holds: a batch's worth.
-const arenaBlock = 512
+func (a *Arena) block() int {
+	if a.Block <= 0 {
+		a.Block = 512
+	}
+	return a.Block
+}
 
 // New returns a zeroed event that stays valid until Reset.
 func (a *Arena) New() *Event {
-	b, i := a.n/arenaBlock, a.n%arenaBlock
+	size := a.block()
+	b, i := a.n/size, a.n%size
 	if b == len(a.blocks) {
-		a.blocks = append(a.blocks, make([]Event, arenaBlock))
+		a.blocks = append(a.blocks, make([]Event, size))
 	}
 	a.n++
 	return &a.blocks[b][i]
@@ -26,8 +34,9 @@ func (a *Arena) New() *Event {
 // Reset makes every event handed out available again, zeroing them so
 // that they keep nothing alive. No event from before may be used after.
 func (a *Arena) Reset() {
-	for b := 0; b*arenaBlock < a.n; b++ {
-		clear(a.blocks[b][:min(arenaBlock, a.n-b*arenaBlock)])
+	size := a.block()
+	for b := 0; b*size < a.n; b++ {
+		clear(a.blocks[b][:min(size, a.n-b*size)])
 	}
 	a.n = 0
 }

@@ -23,3 +23,19 @@ func TestArena(t *testing.T) {
 		t.Errorf("%d events in %d blocks over three rounds, want 1200 in 3", len(seen), len(a.blocks))
 	}
 }
+
+func TestArenaBlock(t *testing.T) {
+	a := Arena{Block: 100}
+	for range 250 {
+		a.New().Action = "x"
+	}
+	a.Reset()
+	if len(a.blocks) != 3 || len(a.blocks[0]) != 100 {
+		t.Fatalf("%d blocks of %d, want 3 of 100", len(a.blocks), len(a.blocks[0]))
+	}
+	for i := range 250 {
+		if ev := a.New(); ev.Action != "" {
+			t.Fatalf("event %d not zeroed", i)
+		}
+	}
+}

@@ -23,11 +23,23 @@ type ObjectIter struct {
 	started bool
 	done    bool
 	trusted bool
+	open    bool // the input may go on after the object
 }
 
 // NewObjectIter returns an iterator over the object in b. b may have leading
 // and trailing whitespace; anything else after the object is an error.
 func NewObjectIter(b []byte) ObjectIter { return ObjectIter{b: b} }
+
+// NewObjectIterFrom returns an iterator over the object that starts at
+// b[0] (after whitespace) and may be followed by more input, which it
+// leaves alone: once Next has returned false without an error, End tells
+// where the object ends. A reader cutting records from a stream uses it
+// to decode a record and find its end in one pass.
+func NewObjectIterFrom(b []byte) ObjectIter { return ObjectIter{b: b, open: true} }
+
+// End returns the index just past the object, once an iterator made by
+// NewObjectIterFrom has walked it without error.
+func (it *ObjectIter) End() int { return it.i }
 
 // NewTrustedObjectIter returns an iterator over an object that has already
 // been validated: a Value (or a part of one) returned by a validating
@@ -137,6 +149,10 @@ func (it *ObjectIter) String() string {
 func (it *ObjectIter) end(i int) bool {
 	it.done = true
 	it.key, it.val = nil, nil
+	if it.open {
+		it.i = i
+		return false
+	}
 	if j := SkipSpace(it.b, i); j != len(it.b) {
 		it.err = syntaxErr(j, "unexpected data after object")
 	}
