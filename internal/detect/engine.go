@@ -21,8 +21,13 @@ type Engine struct {
 	byID  map[string]int
 	// index maps each Key to the rules registered under it. An event meets
 	// the rules under its exact key, its service alone, its kind alone and
-	// the empty key.
+	// the empty key, in that order.
 	index map[Key][]int
+	// The rules an event meets, merged in that order once, at New: by its
+	// exact key where rules name its action, else by kind and service
+	// where rules name its service, else by kind. One lookup per event.
+	byAction, byService map[Key][]int
+	byKind              [event.NumKinds][]int
 }
 
 // New builds an engine over rules. It fails on a missing, malformed or
@@ -52,7 +57,44 @@ func New(rules []Rule) (*Engine, error) {
 			}
 		}
 	}
+	e.merge()
 	return e, nil
+}
+
+// merge fills byAction, byService and byKind from index.
+func (e *Engine) merge() {
+	e.byAction, e.byService = map[Key][]int{}, map[Key][]int{}
+	for k := range e.byKind {
+		e.byKind[k] = e.merged(Key{Kind: event.Kind(k)}, Key{})
+	}
+	for k := range e.index {
+		if k.Service != "" {
+			svc := Key{Kind: k.Kind, Service: k.Service}
+			e.byService[svc] = e.merged(svc, Key{Kind: k.Kind}, Key{})
+		}
+		if k.Action != "" {
+			e.byAction[k] = e.candidates(k)
+		}
+	}
+}
+
+// candidates lists the rules an event with key k meets, in the order Eval
+// runs them, each once.
+func (e *Engine) candidates(k Key) []int {
+	return e.merged(k, Key{Kind: k.Kind, Service: k.Service}, Key{Kind: k.Kind}, Key{})
+}
+
+// merged lists the rules under keys, in order, each once.
+func (e *Engine) merged(keys ...Key) []int {
+	var out []int
+	for _, k := range keys {
+		for _, i := range e.index[k] {
+			if !slices.Contains(out, i) {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
 }
 
 // Rules returns the catalogue entries of the engine's rules, in order.
@@ -76,28 +118,31 @@ func (e *RuleError) Unwrap() error { return e.Err }
 // stop the others.
 func (e *Engine) Eval(ctx context.Context, ev *event.Event, dst []Finding) ([]Finding, []error) {
 	var errs []error
-	var seenBuf [8]int
-	seen := seenBuf[:0]
-	for _, k := range [...]Key{
-		{Kind: ev.Kind, Service: ev.Service, Action: ev.Action},
-		{Kind: ev.Kind, Service: ev.Service},
-		{Kind: ev.Kind},
-		{},
-	} {
-		for _, i := range e.index[k] {
-			if slices.Contains(seen, i) {
-				continue
-			}
-			seen = append(seen, i)
-			fs, err := e.eval(ctx, i, ev)
-			if err != nil {
-				errs = append(errs, &RuleError{Rule: e.metas[i].ID, Event: ev, Err: err})
-				continue
-			}
-			dst = append(dst, fs...)
+	for _, i := range e.rulesFor(ev) {
+		fs, err := e.eval(ctx, i, ev)
+		if err != nil {
+			errs = append(errs, &RuleError{Rule: e.metas[i].ID, Event: ev, Err: err})
+			continue
 		}
+		dst = append(dst, fs...)
 	}
 	return dst, errs
+}
+
+// rulesFor returns the rules ev meets, in order.
+func (e *Engine) rulesFor(ev *event.Event) []int {
+	k := Key{Kind: ev.Kind, Service: ev.Service, Action: ev.Action}
+	if rs, ok := e.byAction[k]; ok {
+		return rs
+	}
+	k.Action = ""
+	if rs, ok := e.byService[k]; ok {
+		return rs
+	}
+	if int(ev.Kind) < len(e.byKind) {
+		return e.byKind[ev.Kind]
+	}
+	return e.candidates(Key{Kind: ev.Kind, Service: ev.Service, Action: ev.Action})
 }
 
 func (e *Engine) eval(ctx context.Context, i int, ev *event.Event) (fs []Finding, err error) {

@@ -3,6 +3,8 @@ package detect
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,4 +128,62 @@ func TestSeverity(t *testing.T) {
 	if !(Critical > High && High > Medium && Medium > Low && Low > Info) {
 		t.Error("severities are not ordered")
 	}
+}
+
+// TestRulesForMatchesIndex holds the merged lookup to the index it is made
+// from: an event meets the rules under its exact key, its kind and service,
+// its kind, and the empty key, in that order, each once.
+func TestRulesForMatchesIndex(t *testing.T) {
+	kinds := []event.Kind{event.KindCloudTrail, event.KindSignIn, event.KindFlowLog}
+	svcs := []string{"", "s3.amazonaws.com", "iam.amazonaws.com"}
+	acts := []string{"", "PutBucketAcl", "CreateUser", "GetObject"}
+	var rules []Rule
+	n := 0
+	for _, k := range kinds {
+		for _, s := range svcs {
+			for _, a := range acts {
+				// Rules under one key, under two, and under none.
+				rules = append(rules, keyed{id: fmt.Sprintf("r-%d", n), keys: []Key{{Kind: k, Service: s, Action: a}}})
+				n++
+				if n%3 == 0 {
+					rules = append(rules, keyed{id: fmt.Sprintf("r-%d", n), keys: []Key{{Kind: k, Service: s}, {Kind: k}}})
+					n++
+				}
+			}
+		}
+	}
+	rules = append(rules, keyed{id: "r-all"})
+	e, err := New(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range append(kinds, event.KindGuardDuty) {
+		for _, s := range append(svcs, "ec2.amazonaws.com") {
+			for _, a := range append(acts, "RunInstances") {
+				ev := &event.Event{Kind: k, Service: s, Action: a}
+				var want []int
+				for _, key := range []Key{{Kind: k, Service: s, Action: a}, {Kind: k, Service: s}, {Kind: k}, {}} {
+					for _, i := range e.index[key] {
+						if !slices.Contains(want, i) {
+							want = append(want, i)
+						}
+					}
+				}
+				if got := e.rulesFor(ev); !slices.Equal(got, want) {
+					t.Errorf("%v %q %q: rules %v, want %v", k, s, a, got, want)
+				}
+			}
+		}
+	}
+}
+
+type keyed struct {
+	id   string
+	keys []Key
+}
+
+func (r keyed) Meta() Meta  { return Meta{ID: r.id, Severity: Low} }
+func (r keyed) Keys() []Key { return r.keys }
+func (r keyed) Eval(context.Context, *event.Event) ([]Finding, error) {
+	return nil, nil
 }
