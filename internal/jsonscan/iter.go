@@ -199,10 +199,17 @@ type ArrayIter struct {
 	err     error
 	started bool
 	done    bool
+	trusted bool
 }
 
 // NewArrayIter returns an iterator over the array in b.
 func NewArrayIter(b []byte) ArrayIter { return ArrayIter{b: b, n: -1} }
+
+// NewTrustedArrayIter returns an iterator over an array that has already
+// been validated, as NewTrustedObjectIter does for objects: it skips the
+// validation work, and on input that was not validated its results are
+// unspecified, though it never reads outside b.
+func NewTrustedArrayIter(b []byte) ArrayIter { return ArrayIter{b: b, n: -1, trusted: true} }
 
 // Next advances to the next element and reports whether there is one.
 func (it *ArrayIter) Next() bool {
@@ -236,9 +243,17 @@ func (it *ArrayIter) Next() bool {
 			return it.fail(syntaxErr(i, "expected ',' or ']' in array, found %q", b[i]))
 		}
 	}
-	end, err := Skip(b, i)
-	if err != nil {
-		return it.fail(err)
+	if i >= len(b) {
+		return it.fail(unexpectedEnd(i))
+	}
+	var end int
+	if it.trusted {
+		end = skipTrusted(b, i)
+	} else {
+		var err error
+		if end, err = Skip(b, i); err != nil {
+			return it.fail(err)
+		}
 	}
 	it.val = b[i:end]
 	it.i = end

@@ -300,7 +300,7 @@ func FuzzValid(f *testing.F) {
 // FuzzTrustedIter feeds arbitrary bytes to the trusted iterator, which must
 // never panic or loop, whatever the input.
 func FuzzTrustedIter(f *testing.F) {
-	for _, s := range []string{`{"a":"b","c":[1,{"d":"\u00e9"}]}`, `{"a`, `{"a":"\`, `{"a":{`, `{"":1,`} {
+	for _, s := range []string{`{"a":"b","c":[1,{"d":"\u00e9"}]}`, `{"a`, `{"a":"\`, `{"a":{`, `{"":1,`, ` [1, "a", {"b": [2]}, null] `, `[]`, `[,]`, `[1}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -313,6 +313,21 @@ func FuzzTrustedIter(f *testing.F) {
 			if len(it.Value()) > len(b) {
 				t.Fatal("value longer than input")
 			}
+		}
+		// Arrays: on any input it ends; on a valid array it gives the
+		// validating iterator's elements.
+		ta, va := NewTrustedArrayIter(b), NewArrayIter(b)
+		valid := Valid(b) && KindOf(b[SkipSpace(b, 0):]) == Array
+		for n := 0; ta.Next(); n++ {
+			if n > len(b) {
+				t.Fatalf("more elements than bytes in %q", b)
+			}
+			if valid && (!va.Next() || string(va.Value()) != string(ta.Value())) {
+				t.Fatalf("%q: trusted element %d %q, validating %q", b, n, ta.Value(), va.Value())
+			}
+		}
+		if valid && (va.Next() || ta.Err() != nil) {
+			t.Fatalf("%q: trusted iteration stopped early: %v", b, ta.Err())
 		}
 	})
 }

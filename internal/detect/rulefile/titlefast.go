@@ -222,7 +222,7 @@ func compileRange(n *parse.RangeNode) tnode {
 		switch v.k {
 		case tMissing, tNil:
 		case tArr:
-			it := jsonscan.NewArrayIter(v.raw)
+			it := jsonscan.NewTrustedArrayIter(v.raw)
 			for it.Next() {
 				elems = append(elems, it.Value())
 			}
@@ -417,7 +417,7 @@ func compileCall(name string, argNodes []parse.Node) texpr {
 				return tval{k: tInt, i: len(v.s)}, nil
 			case tArr:
 				n := 0
-				for it := jsonscan.NewArrayIter(v.raw); it.Next(); {
+				for it := jsonscan.NewTrustedArrayIter(v.raw); it.Next(); {
 					n++
 				}
 				return tval{k: tInt, i: n}, nil
@@ -459,7 +459,7 @@ func compileCall(name string, argNodes []parse.Node) texpr {
 				if name == "join" && vals[1].k == tArr {
 					// join reads a list's elements: decode them.
 					var l []any
-					for it := jsonscan.NewArrayIter(vals[1].raw); it.Next(); {
+					for it := jsonscan.NewTrustedArrayIter(vals[1].raw); it.Next(); {
 						ev, err := rawVal(it.Value())
 						if err != nil {
 							return tval{}, err
@@ -689,7 +689,7 @@ func (e *tenv) truth(v tval) (bool, error) {
 	case tObj:
 		return !v.obj.empty(), nil
 	case tArr:
-		it := jsonscan.NewArrayIter(v.raw)
+		it := jsonscan.NewTrustedArrayIter(v.raw)
 		return it.Next(), nil
 	case tGo:
 		switch g := v.g.(type) {
