@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
@@ -246,18 +247,23 @@ func isPrivate(a netip.Addr) bool {
 // URL-encoded JSON (as IAM returns documents in responses) or as a map.
 func policyOf(v ref.Val) (*iampolicy.Document, error) {
 	if o, ok := v.(*jsonObject); ok {
-		return iampolicy.Parse(o.raw)
+		key := unsafe.String(unsafe.SliceData(o.raw), len(o.raw)) // cachedPolicy copies what it keeps
+		return cachedPolicy(key, func() (*iampolicy.Document, error) { return iampolicy.Parse(o.raw) })
 	}
-	switch x := v.Value().(type) {
-	case string:
-		if t := strings.TrimSpace(x); strings.HasPrefix(t, "%7B") || strings.HasPrefix(t, "%7b") {
-			d, err := url.PathUnescape(t)
-			if err != nil {
-				return nil, fmt.Errorf("URL-encoded policy: %w", err)
+	if s, ok := v.(types.String); ok {
+		return cachedPolicy(string(s), func() (*iampolicy.Document, error) {
+			x := string(s)
+			if t := strings.TrimSpace(x); strings.HasPrefix(t, "%7B") || strings.HasPrefix(t, "%7b") {
+				d, err := url.PathUnescape(t)
+				if err != nil {
+					return nil, fmt.Errorf("URL-encoded policy: %w", err)
+				}
+				x = d
 			}
-			x = d
-		}
-		return iampolicy.Parse([]byte(x))
+			return iampolicy.Parse([]byte(x))
+		})
+	}
+	switch v.Value().(type) {
 	default:
 		native, err := v.ConvertToNative(mapType)
 		if err != nil {
@@ -269,6 +275,40 @@ func policyOf(v ref.Val) (*iampolicy.Document, error) {
 		}
 		return iampolicy.Parse(b)
 	}
+}
+
+// policies remembers parsed policy documents by their text: a rule reads
+// the same policy in its condition, its severity and its details, and
+// parsing one costs tens of microseconds. Documents are not modified once
+// parsed, and hold no memory of the record they came from.
+var policies struct {
+	sync.Mutex
+	m map[string]parsedPolicy
+}
+
+type parsedPolicy struct {
+	doc *iampolicy.Document
+	err error
+}
+
+// maxCachedPolicies bounds the cache; when full it starts again.
+const maxCachedPolicies = 256
+
+func cachedPolicy(text string, parse func() (*iampolicy.Document, error)) (*iampolicy.Document, error) {
+	policies.Lock()
+	p, ok := policies.m[text]
+	policies.Unlock()
+	if ok {
+		return p.doc, p.err
+	}
+	doc, err := parse()
+	policies.Lock()
+	if policies.m == nil || len(policies.m) >= maxCachedPolicies {
+		policies.m = make(map[string]parsedPolicy, maxCachedPolicies)
+	}
+	policies.m[strings.Clone(text)] = parsedPolicy{doc, err} // the key keeps no record memory
+	policies.Unlock()
+	return doc, err
 }
 
 // jsonValue turns a CEL value into plain Go values that marshal to JSON:

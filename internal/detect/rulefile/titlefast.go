@@ -442,6 +442,54 @@ func compileCall(name string, argNodes []parse.Node) texpr {
 			}
 			return tval{k: tStr, s: fmt.Sprintf("%v", g)}, nil
 		}
+	case "hasPrefix", "hasSuffix", "trimPrefix":
+		if len(args) != 2 {
+			return nil
+		}
+		fn := templateFuncs[name]
+		return func(e *tenv, dot tval) (tval, error) {
+			vals, err := all(e, dot)
+			if err != nil {
+				return tval{}, err
+			}
+			a, err := vals[0].iface()
+			if err != nil {
+				return tval{}, err
+			}
+			b, err := vals[1].iface()
+			if err != nil {
+				return tval{}, err
+			}
+			switch f := fn.(type) {
+			case func(any, any) bool:
+				return tval{k: tBool, b: f(a, b)}, nil
+			case func(any, any) string:
+				return tval{k: tStr, s: f(a, b)}, nil
+			}
+			return tval{}, errSlowTitle
+		}
+	case "index":
+		// index of a record list by a number; anything else (maps, several
+		// indexes, out of range) is text/template's to do or refuse.
+		if len(args) != 2 {
+			return nil
+		}
+		return func(e *tenv, dot tval) (tval, error) {
+			vals, err := all(e, dot)
+			if err != nil {
+				return tval{}, err
+			}
+			if vals[0].k != tArr || vals[1].k != tInt || vals[1].i < 0 {
+				return tval{}, errSlowTitle
+			}
+			n := 0
+			for it := jsonscan.NewTrustedArrayIter(vals[0].raw); it.Next(); n++ {
+				if n == vals[1].i {
+					return rawVal(it.Value())
+				}
+			}
+			return tval{}, errSlowTitle
+		}
 	case "default", "join", "lower", "upper", "base":
 		fn := templateFuncs[name]
 		return func(e *tenv, dot tval) (tval, error) {

@@ -54,6 +54,10 @@ func TestFastTitlesAgree(t *testing.T) {
 		`{{ .event.read_only }} {{ .event.failed }} {{ .event.geo }}`, `{{ if .event.resources }}r{{ end }}`, `{{ .event.flow.dstport }} {{ .event.flow.action }}`,
 		`{{ .record }}`, `{{ .event }}`, `{{ if eq (printf "%v" .event.signin.mfa_used) "false" }}no MFA{{ end }}`, `{{ .record.eventTime }} {{ .record.tlsDetails.tlsVersion }}`,
 		`{{ with $x := .record.eventName }}{{ $x }}{{ end }}`, `{{/* c */}}x`,
+		`{{ index .record.resources 0 }}`, `{{ (index .record.resources 0).ARN }}`, `{{ index .record.resources 9 }}`, `{{ index .record.resources -1 }}`,
+		`{{ index .record.userIdentity "type" }}`, `{{ index .record.nope 0 }}`, `{{ with .record.resources }}{{ with index . 0 }}{{ .type }}{{ end }}{{ end }}`,
+		`{{ hasPrefix .event.action "Get" }}`, `{{ hasPrefix .record.nope "x" }}`, `{{ hasSuffix .record.eventSource ".com" }}`, `{{ trimPrefix "Get" .event.action }}`,
+		`{{ hasPrefix .record.readOnly "t" }}`, `{{ if hasPrefix .event.action "Create" }}c{{ else }}o{{ end }}`,
 		`{{ .record.requestParameters.a }} {{ .record.awsRegion }} {{ with .record.requestParameters }}{{ .userName }}{{ end }}`,
 		`{{ .event.actor }}`, `{{ with .event.actor }}{{ .name }}{{ end }}`, `{{ .event.actor.nope }}`, `{{ if .event.actor.session_issuer }}s{{ end }}`, `{{ .event.actor.session_issuer }}`,
 	} {
