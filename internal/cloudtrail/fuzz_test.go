@@ -44,6 +44,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(record("resources", `[{"ARN":"a"},{"arn":"b"},{}]`, "errorCode", `"AccessDenied"`))
 	f.Add(record("eventName", "", "insightDetails", `{"eventSource":"ssm.amazonaws.com","eventName":"X"}`))
 	f.Add([]byte(`{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"2024-05-01T12:00:00Z"}`))
+	f.Add(record("userIdentity", `{"type":"Root","type":"IAMUser","typ\u0065":"x","invokedBy":null,"sessionContext":{"attributes":{"mfaAuthenticated":"true"}}}`))
+	f.Add([]byte(`{"eventVersion":"1.09","eventTime":"2026-11-20T09:00:00Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","userIdentity":{"type":"IAMUser"},"userIdentity":{"type":"Root"}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`[`))
 
@@ -82,6 +84,21 @@ func FuzzParse(f *testing.F) {
 		}
 		if !json.Valid(raw) {
 			t.Fatalf("Parse accepted invalid JSON %q", raw)
+		}
+		// The indexes (TopFields, IdentFields) answer as a lookup in the
+		// record does.
+		plain := *ev
+		plain.Top, plain.Ident = event.TopFields{}, event.IdentFields{}
+		for _, p := range indexedPaths {
+			var got, want []string
+			ev.Values(p, func(v []byte) bool { got = append(got, string(v)); return true })
+			plain.Values(p, func(v []byte) bool { want = append(want, string(v)); return true })
+			if !slices.Equal(got, want) {
+				t.Fatalf("Values(%v) = %q with the indexes, %q without", p, got, want)
+			}
+			if ev.Present(p) != plain.Present(p) {
+				t.Fatalf("Present(%v) = %v with the indexes, %v without", p, ev.Present(p), plain.Present(p))
+			}
 		}
 		if len(ev.Raw) != len(raw) || (len(raw) > 0 && &ev.Raw[0] != &raw[0]) {
 			t.Fatal("Raw is not the input")
@@ -192,4 +209,14 @@ func TestTopIndexOnRealRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkTopIndex(t, ev)
+}
+
+// indexedPaths are paths the record's indexes answer for, and some they
+// leave to a lookup.
+var indexedPaths = [][]string{
+	{"eventName"}, {"eventSource"}, {"userIdentity"}, {"userIdentity", "type"}, {"userIdentity", "invokedBy"},
+	{"userIdentity", "arn"}, {"userIdentity", "accountId"}, {"userIdentity", "principalId"}, {"userIdentity", "userName"},
+	{"userIdentity", "sessionContext"}, {"userIdentity", "sessionContext", "attributes", "mfaAuthenticated"},
+	{"userIdentity", "accessKeyId"}, {"userIdentity", "nope"}, {"requestParameters", "bucketName"}, {"resources", "ARN"},
+	{"nope", "deeper"},
 }

@@ -155,9 +155,12 @@ func parse(ev *event.Event, raw []byte, it *jsonscan.ObjectIter) (*event.Event, 
 	}
 	ev.Time = t
 	if userIdentity != nil {
-		if err := parseIdentity(userIdentity, &ev.Actor); err != nil {
+		if err := parseIdentity(userIdentity, &ev.Actor, raw, &ev.Ident); err != nil {
 			return nil, err
 		}
+		// With userIdentity repeated, the identity read is the last one,
+		// and lookups find the first: the index is not theirs.
+		ev.Ident.Indexed = ev.Ident.Indexed && top.Indexed && !top.Repeated
 	}
 	if ev.Account == "" {
 		ev.Account = ev.Actor.Account
@@ -221,7 +224,9 @@ func yesNo(s string) event.Tristate {
 	return event.Unknown
 }
 
-func parseIdentity(v []byte, a *event.Actor) error {
+// parseIdentity reads userIdentity (v, a sub-slice of the record rec)
+// into a, and indexes its members in idx (see event.IdentFields).
+func parseIdentity(v []byte, a *event.Actor, rec []byte, idx *event.IdentFields) error {
 	if jsonscan.KindOf(v) != jsonscan.Object {
 		return nil // null or an unexpected scalar: no identity
 	}
@@ -231,27 +236,35 @@ func parseIdentity(v []byte, a *event.Actor) error {
 		switch string(it.Key()) {
 		case "type":
 			a.Type = it.String()
+			idx.Keep(rec, event.IdentType, v)
 		case "principalId":
 			a.PrincipalID = jsonscan.Scalar(v)
+			idx.Keep(rec, event.IdentPrincipalID, v)
 		case "arn":
 			a.ARN = it.String()
+			idx.Keep(rec, event.IdentARN, v)
 		case "accountId":
 			a.Account = jsonscan.Scalar(v)
+			idx.Keep(rec, event.IdentAccountID, v)
 		case "accessKeyId":
 			a.AccessKeyID = it.String()
 		case "userName":
 			a.UserName = it.String()
+			idx.Keep(rec, event.IdentUserName, v)
 		case "invokedBy":
 			a.InvokedBy = it.String()
+			idx.Keep(rec, event.IdentInvokedBy, v)
 		case "identityProvider":
 			a.IdentityProvider = it.String()
 		case "sessionContext":
 			parseSessionContext(v, a)
+			idx.Keep(rec, event.IdentSessionContext, v)
 		}
 	}
 	if err := it.Err(); err != nil {
 		return &event.FieldError{Field: "userIdentity", Err: err}
 	}
+	idx.Indexed = idx.Usable()
 	if a.Type == "AssumedRole" && a.ARN != "" {
 		if i := strings.LastIndexByte(a.ARN, '/'); i >= 0 && strings.Contains(a.ARN, ":assumed-role/") {
 			a.SessionName = a.ARN[i+1:]

@@ -158,7 +158,9 @@ type Event struct {
 	Record []byte
 	// Top indexes the record's most-read top-level fields, when the
 	// decoder filled it (CloudTrail records).
-	Top    TopFields
+	Top TopFields
+	// Ident indexes the members of userIdentity rules read most.
+	Ident  IdentFields
 	Origin Origin
 
 	memo []memoEntry // see Memo

@@ -42,6 +42,15 @@ func (e *Event) Values(path []string, fn func(v []byte) bool) bool {
 	}
 	if e.Top.Indexed && len(path) > 0 {
 		if f, ok := topFieldOf(path[0]); ok {
+			if f == TopUserIdentity && len(path) > 1 && e.Ident.Indexed {
+				if g, ok := identFieldOf(path[1]); ok {
+					v := e.Ident.value(e.Record, g)
+					if v == nil {
+						return false
+					}
+					return jsonscan.Lookup(v, path[2:], fn)
+				}
+			}
 			v := e.Top.value(e.Record, f)
 			if v == nil {
 				return false
@@ -147,12 +156,90 @@ func (t *TopFields) value(rec []byte, f TopField) []byte {
 	return rec[sp.off : sp.off+sp.n : sp.off+sp.n]
 }
 
+// IdentField names a member of userIdentity that IdentFields indexes.
+type IdentField uint8
+
+// The indexed userIdentity members.
+const (
+	IdentType IdentField = iota
+	IdentInvokedBy
+	IdentARN
+	IdentAccountID
+	IdentPrincipalID
+	IdentUserName
+	IdentSessionContext
+	numIdentFields
+)
+
+var identFieldNames = [numIdentFields]string{"type", "invokedBy", "arn", "accountId", "principalId", "userName", "sessionContext"}
+
+func identFieldOf(name string) (IdentField, bool) {
+	for i, n := range identFieldNames {
+		if n == name {
+			return IdentField(i), true
+		}
+	}
+	return 0, false
+}
+
+// IdentFields indexes the members of a CloudTrail record's userIdentity
+// as TopFields indexes the record's: spans of the record, the first of
+// repeated keys, as a lookup finds them. Rules on every event read
+// userIdentity.type and userIdentity.invokedBy; the decoder reads
+// userIdentity whole anyway. It sets Indexed once it has, when the record
+// has one userIdentity object (TopFields not Repeated).
+type IdentFields struct {
+	Indexed bool
+	bad     bool                                    // a Keep could not keep its value
+	spans   [numIdentFields]struct{ off, n uint32 } // n == 0: absent
+}
+
+// Keep records v, a sub-slice of the record rec, as the value of member
+// f, unless a value was already kept. A v that is not within rec leaves
+// the index unusable.
+func (t *IdentFields) Keep(rec []byte, f IdentField, v []byte) {
+	if f >= numIdentFields || len(v) == 0 || t.spans[f].n != 0 {
+		return
+	}
+	off := cap(rec) - cap(v)
+	if off < 0 || off+len(v) > len(rec) || &rec[off] != &v[0] || len(rec) > math.MaxUint32 {
+		t.bad = true
+		return
+	}
+	t.spans[f].off, t.spans[f].n = uint32(off), uint32(len(v))
+}
+
+// Usable reports whether every Keep so far kept its value.
+func (t *IdentFields) Usable() bool { return !t.bad }
+
+func (t *IdentFields) value(rec []byte, f IdentField) []byte {
+	sp := t.spans[f]
+	if sp.n == 0 {
+		return nil
+	}
+	return rec[sp.off : sp.off+sp.n : sp.off+sp.n]
+}
+
 // Present reports whether the record has a field at path, whatever its
 // value (null and empty lists included).
 func (e *Event) Present(path []string) bool {
 	if e.Kind == KindFlowLog && e.Flow != nil {
 		_, ok := e.Flow.field(path[0])
 		return len(path) == 1 && ok
+	}
+	if e.Top.Indexed && len(path) > 1 {
+		if f, ok := topFieldOf(path[0]); ok {
+			if f == TopUserIdentity && len(path) == 2 && e.Ident.Indexed {
+				if g, ok := identFieldOf(path[1]); ok {
+					return e.Ident.spans[g].n != 0
+				}
+			}
+			v := e.Top.value(e.Record, f)
+			if v == nil {
+				return false
+			}
+			return present(v, path[1:])
+		}
 	}
 	return present(e.Record, path)
 }
