@@ -342,7 +342,7 @@ func (p *Pipeline) split(ctx context.Context, idx int, in source.Input, out chan
 // to end the run.
 func (p *Pipeline) process(ctx context.Context, w work) result {
 	r := result{payload: w.payload, seq: w.seq, credit: w.credit, frames: w.frames, arena: p.arena()}
-	var findings []detect.Finding
+	var findings, slab []detect.Finding
 	yield := func(ev *event.Event, err error) bool {
 		if err != nil {
 			var re *decode.RecordError
@@ -367,8 +367,12 @@ func (p *Pipeline) process(ctx context.Context, w work) result {
 		var errs []error
 		findings, errs = p.engine.Eval(ctx, ev, findings[:0])
 		for j := range findings {
-			f := findings[j]
-			r.items = append(r.items, item{finding: &f})
+			// Findings are kept in blocks, not one allocation each.
+			if len(slab) == cap(slab) {
+				slab = make([]detect.Finding, 0, 64)
+			}
+			slab = append(slab, findings[j])
+			r.items = append(r.items, item{finding: &slab[len(slab)-1]})
 		}
 		for _, e := range errs {
 			var re *detect.RuleError

@@ -101,6 +101,7 @@ func (p *titleProg) render(ev *event.Event, cfg map[string]any) (string, error) 
 		}
 	}
 	e.vars = append(e.vars, tvar{"$", tval{k: tRoot}})
+	e.out.Grow(96) // most titles, in one allocation
 	if err := p.root(e, tval{k: tRoot}); err != nil {
 		return "", err
 	}
