@@ -28,7 +28,12 @@ type jsonObject struct {
 	vals    []ref.Val    // the members' values, converted once read
 	escKeys []string     // the keys written with escapes, unescaped
 	indexed bool
-	full    ref.Val // the decoded map, once needed
+	// Most objects are read for one key (record.requestParameters.secretId):
+	// the first lookup scans for it without indexing, and keeps it.
+	looked bool
+	one    string
+	oneVal ref.Val // nil: absent
+	full   ref.Val // the decoded map, once needed
 	// A CloudTrail record's root: the decoder found its most-read
 	// top-level fields (event.TopFields), so looking one of them up needs
 	// no index of the whole record.
@@ -152,6 +157,20 @@ func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
 		}
 	}
 	if !o.indexed {
+		if !o.looked {
+			o.looked, o.one = true, string(k)
+			it := jsonscan.NewTrustedObjectIter(o.raw)
+			for it.Next() {
+				if string(it.Key()) == o.one { // the first, as the index finds
+					o.oneVal = jsonValueOf(it.Value())
+					break
+				}
+			}
+			return o.oneVal, o.oneVal != nil
+		}
+		if string(k) == o.one {
+			return o.oneVal, o.oneVal != nil
+		}
 		o.index()
 	}
 	for i := range o.members {
