@@ -163,7 +163,8 @@ type Event struct {
 	Ident  IdentFields
 	Origin Origin
 
-	memo []memoEntry // see Memo
+	memo    []memoEntry  // see Memo
+	memoBuf [3]memoEntry // memo's first entries, without an allocation
 }
 
 // Memo returns the value cached under key, computing it with compute the
@@ -178,6 +179,9 @@ func (e *Event) Memo(key any, compute func() any) any {
 		}
 	}
 	v := compute()
+	if e.memo == nil {
+		e.memo = e.memoBuf[:0]
+	}
 	e.memo = append(e.memo, memoEntry{key, v})
 	return v
 }

@@ -361,7 +361,13 @@ const (
 // (rules compiled with another configuration get their own).
 func (r *Rule) vars(ev *event.Event) *vars {
 	v := ev.Memo(viewKey, func() any {
-		return &vars{ev: ev, view: newEventView(ev), cfg: r.cfg, cfgSrc: r.cfgSrc}
+		// The inputs and the event view in one allocation.
+		w := &struct {
+			vars
+			view eventView
+		}{vars: vars{ev: ev, cfg: r.cfg, cfgSrc: r.cfgSrc}}
+		w.vars.view = w.view.init(ev)
+		return &w.vars
 	}).(*vars)
 	if v.cfgSrc != r.cfgSrc {
 		return &vars{ev: ev, view: v.view, cfg: r.cfg, cfgSrc: r.cfgSrc}

@@ -338,8 +338,11 @@ func (o *jsonObject) Value() any {
 // event a pattern lets through would cost more than the condition. The
 // actor, which conditions read most, is itself read field by field. The
 // two maps are made in one allocation, and string fields are boxed once.
-func newEventView(ev *event.Event) *lazyMap {
-	w := &eventView{ev: ev}
+func newEventView(ev *event.Event) *lazyMap { return new(eventView).init(ev) }
+
+// init makes w the view of ev and returns its top-level map.
+func (w *eventView) init(ev *event.Event) *lazyMap {
+	w.ev = ev
 	w.top.src = (*eventTop)(w)
 	w.actor.src = (*eventActor)(w)
 	return &w.top
