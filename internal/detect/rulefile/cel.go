@@ -124,11 +124,21 @@ func compileProgram(env *cel.Env, expr string, want *cel.Type, checked *Checked)
 	}
 	plan := func() (cel.Program, error) { return env.Program(ast, opts...) }
 	fast := compileFast(ast)
-	if fast != nil && cached {
-		// A checked expression from the catalogue is known to plan
-		// (TestCheckedIsCurrent plans them all), and the fast path
-		// evaluates it: plan it for cel-go only if something asks.
-		return &fastProgram{fast: fast, plan: sync.OnceValues(plan)}, ast, nil
+	if cached {
+		// A cached expression holds only what the fast path needs
+		// (Checked.strip): cel-go plans it from its text, if something
+		// asks; and one the fast path cannot take is compiled from its
+		// text at once.
+		plan = func() (cel.Program, error) {
+			full, iss := env.Compile(expr)
+			if iss.Err() != nil {
+				return nil, iss.Err()
+			}
+			return env.Program(full, opts...)
+		}
+		if fast != nil {
+			return &fastProgram{fast: fast, plan: sync.OnceValues(plan)}, ast, nil
+		}
 	}
 	prg, err := plan()
 	if err != nil {

@@ -19,8 +19,9 @@ import (
 // and so of Vigil's start-up (which a Lambda pays on every cold start).
 // The built-in catalogue's expressions never change between builds of
 // the same source, so they ship checked: a Checked holds type-checked
-// expressions by their text, and compiling an expression it holds skips
-// straight to planning. An expression it does not hold (a user's rule, or
+// expressions by their text (as much of them as the fast path needs, see
+// strip), and compiling an expression it holds skips straight to the fast
+// path. An expression it does not hold (a user's rule, or
 // a catalogue edit not yet regenerated) compiles as usual: the cache can
 // only be incomplete, never wrong, because it is keyed by the exact text
 // and bound to the environment it was checked in.
@@ -104,15 +105,31 @@ func (c *Checked) add(expr string, ast *cel.Ast) error {
 	if err != nil {
 		return err
 	}
-	ce.SourceInfo = nil // positions are for error messages, which a cached expression has none of
+	strip(ce)
 	c.mu.Lock()
 	c.exprs[expr] = ce
 	c.mu.Unlock()
 	return nil
 }
 
+// strip keeps of a checked expression what the fast path compiles from:
+// the expression tree and the type of its result. The types of every
+// other node and the references (two thirds of the bytes, and most of
+// the time it takes to decode them) serve cel-go's planner, which
+// compiles an expression from its text when it is asked to (see
+// compileProgram). Positions are for error messages, which a checked
+// expression has none of.
+func strip(ce *exprpb.CheckedExpr) {
+	root := ce.GetExpr().GetId()
+	t, ok := ce.TypeMap[root]
+	ce.SourceInfo, ce.ReferenceMap, ce.TypeMap = nil, nil, nil
+	if ok {
+		ce.TypeMap = map[int64]*exprpb.Type{root: t}
+	}
+}
+
 // checkedMagic starts the serialised form, with a version.
-const checkedMagic = "vigil-checked-cel/1\n"
+const checkedMagic = "vigil-checked-cel/2\n"
 
 // MarshalBinary serialises c deterministically (sorted by expression),
 // bound to the fingerprint of the rule environment.
@@ -251,7 +268,7 @@ func (c *Checked) Verify() error {
 			errs = append(errs, err)
 			continue
 		}
-		fresh.SourceInfo = nil
+		strip(fresh)
 		if !proto.Equal(fresh, held) {
 			errs = append(errs, fmt.Errorf("%q: checked differently now", expr))
 		}
