@@ -124,7 +124,7 @@ func parse(ev *event.Event, raw []byte, it *jsonscan.ObjectIter) (*event.Event, 
 			ev.InsightDetails = nonNull(v)
 		case "resources":
 			top.Keep(raw, event.TopResources, v)
-			res, err := parseResources(v)
+			res, err := parseResources(v, ev.ResourceSpace())
 			if err != nil {
 				return nil, err
 			}
@@ -318,11 +318,10 @@ func parseSessionContext(v []byte, a *event.Actor) {
 	}
 }
 
-func parseResources(v []byte) ([]event.Resource, error) {
+func parseResources(v []byte, out []event.Resource) ([]event.Resource, error) {
 	if jsonscan.KindOf(v) != jsonscan.Array {
 		return nil, nil
 	}
-	var out []event.Resource
 	it := jsonscan.NewTrustedArrayIter(v) // validated with the record
 	for it.Next() {
 		if it.Kind() != jsonscan.Object {
@@ -347,6 +346,9 @@ func parseResources(v []byte) ([]event.Resource, error) {
 	}
 	if err := it.Err(); err != nil {
 		return nil, &event.FieldError{Field: "resources", Err: err}
+	}
+	if len(out) == 0 {
+		return nil, nil // none, as before: not an empty list
 	}
 	return out, nil
 }

@@ -165,7 +165,13 @@ type Event struct {
 
 	memo    []memoEntry  // see Memo
 	memoBuf [3]memoEntry // memo's first entries, without an allocation
+	resBuf  [2]Resource  // see ResourceSpace
 }
+
+// ResourceSpace returns an empty slice for a decoder to append the
+// event's resources to: most events name one or two, and this holds them
+// without an allocation.
+func (e *Event) ResourceSpace() []Resource { return e.resBuf[:0] }
 
 // Memo returns the value cached under key, computing it with compute the
 // first time: later stages derive things from an event (the record decoded
