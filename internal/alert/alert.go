@@ -50,24 +50,48 @@ type Actor struct {
 // New builds the alert for a finding. The alert holds copies of the
 // event's strings, which alias the batch the event was decoded from, so
 // that keeping an alert does not keep the batch.
-func New(f *detect.Finding) *Alert { return build(f, strings.Clone) }
+func New(f *detect.Finding) *Alert {
+	a := new(Alert)
+	fill(a, f, true, nil)
+	return a
+}
 
 // View builds the alert for a finding without copying the event's
 // strings: it is valid only while the finding's event is, for a caller
 // that writes the alert out at once.
-func View(f *detect.Finding) *Alert { return build(f, func(s string) string { return s }) }
+func View(f *detect.Finding) *Alert {
+	a := new(Alert)
+	fill(a, f, false, nil)
+	return a
+}
 
-func build(f *detect.Finding, c func(string) string) *Alert {
+// ViewInto is View into a, which a caller writing alerts one at a time
+// reuses. An alert without details gets an empty map shared by all such
+// alerts: it must not be written to.
+func ViewInto(a *Alert, f *detect.Finding) { fill(a, f, false, noDetails) }
+
+var noDetails = map[string]any{}
+
+// fill makes a the alert for f, with copies of the event's strings when
+// copyStrings is set. An alert without details gets empty, or a new map
+// when empty is nil.
+func fill(a *Alert, f *detect.Finding, copyStrings bool, empty map[string]any) {
+	c := func(s string) string { return s }
+	if copyStrings {
+		c = strings.Clone
+	}
 	ev := f.Event
 	actor := ev.Actor
-	for _, p := range []*string{&actor.Type, &actor.ARN, &actor.PrincipalID, &actor.Account, &actor.UserName, &actor.AccessKeyID,
-		&actor.SessionIssuer, &actor.SessionIssuerType, &actor.SessionIssuerName, &actor.SessionName, &actor.InvokedBy,
-		&actor.IdentityProvider, &actor.SourceIdentity} {
-		*p = c(*p)
+	if copyStrings {
+		for _, p := range []*string{&actor.Type, &actor.ARN, &actor.PrincipalID, &actor.Account, &actor.UserName, &actor.AccessKeyID,
+			&actor.SessionIssuer, &actor.SessionIssuerType, &actor.SessionIssuerName, &actor.SessionName, &actor.InvokedBy,
+			&actor.IdentityProvider, &actor.SourceIdentity} {
+			*p = c(*p)
+		}
 	}
 	origin := ev.Origin
 	origin.Source, origin.Path = c(origin.Source), c(origin.Path)
-	a := &Alert{
+	*a = Alert{
 		Rule:      f.Rule,
 		Severity:  f.Severity,
 		Title:     c(f.Title),
@@ -92,11 +116,12 @@ func build(f *detect.Finding, c func(string) string) *Alert {
 		a.Resource = c(ev.Resources[0].ARN)
 	}
 	if a.Details == nil {
-		a.Details = map[string]any{}
+		if a.Details = empty; empty == nil {
+			a.Details = map[string]any{}
+		}
 	}
 	var buf [256]byte // on the stack for the usual lengths
 	key := append(append(append(append(append(buf[:0], a.Rule...), 0), a.EventID...), 0), a.Resource...)
 	sum := sha256.Sum256(key)
 	a.DedupKey = hex.EncodeToString(sum[:16])
-	return a
 }

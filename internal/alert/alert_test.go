@@ -27,6 +27,11 @@ func TestNew(t *testing.T) {
 	if v := View(f); !reflect.DeepEqual(v, a) {
 		t.Errorf("View %+v differs from New %+v", v, a)
 	}
+	var into Alert
+	into.Title = "left over from the previous alert"
+	if ViewInto(&into, f); !reflect.DeepEqual(&into, a) {
+		t.Errorf("ViewInto %+v differs from New %+v", into, a)
+	}
 	if a.EventTime.Location() != time.UTC || a.EventTime.Hour() != 8 {
 		t.Errorf("EventTime = %v, want UTC", a.EventTime)
 	}

@@ -199,7 +199,8 @@ type scanOutput struct {
 	f        scanFlags
 	failOn   *detect.Severity
 	stdout   *bufio.Writer
-	line     []byte // the alert being written
+	line     []byte      // the alert being written
+	alert    alert.Alert // and its fields
 	rows     []*alert.Alert
 	failHit  bool
 	writeErr error // the first error writing alerts; later alerts are not written
@@ -249,7 +250,8 @@ func (o *scanOutput) Finding(f *detect.Finding) {
 		if o.writeErr == nil {
 			// Written now: no copies needed. An alert that cannot be
 			// written as JSON (a NaN in its details) costs only itself.
-			line, err := alert.View(f).MarshalLine(o.line[:0])
+			alert.ViewInto(&o.alert, f)
+			line, err := o.alert.MarshalLine(o.line[:0])
 			if err != nil {
 				o.errorf("alert %s on %s: cannot write it as JSON: %v", f.Rule, f.Event.Origin, err)
 				return
