@@ -268,7 +268,7 @@ func trimSpace(b []byte) []byte {
 	return b[i:j]
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t') }
 
 // bytesOf views an immutable string as bytes without copying. The decoders
 // never write to their input.

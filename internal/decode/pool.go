@@ -27,6 +27,9 @@ type BufferPool struct {
 	// contents at every other garbage collection, and a scan collects
 	// often enough that the buffers would mostly be made anew.
 	free chan *chunk
+	// batches holds emptied batch slices, for the same reason (a new one
+	// is fresh memory, which costs page faults to fill).
+	batches chan []Frame
 	// poison overwrites a buffer when it returns to the pool, so that a
 	// test reading an event after its batch was released sees garbage.
 	poison bool
@@ -38,7 +41,19 @@ const poolBuffers = 64
 
 // NewBufferPool returns an empty pool, which keeps at most 16 MiB of
 // buffers for reuse.
-func NewBufferPool() *BufferPool { return &BufferPool{free: make(chan *chunk, poolBuffers)} }
+func NewBufferPool() *BufferPool {
+	return &BufferPool{free: make(chan *chunk, poolBuffers), batches: make(chan []Frame, poolBuffers)}
+}
+
+// batch returns an empty slice for a batch's frames.
+func (p *BufferPool) batch() []Frame {
+	select {
+	case b := <-p.batches:
+		return b
+	default:
+		return make([]Frame, 0, batchFrames)
+	}
+}
 
 // Poison makes p overwrite each buffer that comes back to it, so that
 // whatever still reads a released frame or an event decoded from one reads
@@ -104,10 +119,18 @@ func (c *chunk) holds(b []byte) bool {
 	return p >= start && p < start+uintptr(len(c.b))
 }
 
-// Release gives back the buffers a batch's frames hold (see BufferPool).
-// The frames and what was decoded from them must not be used afterwards.
-// Frames split without a pool hold nothing.
+// Release gives back the buffers a batch's frames hold, and the batch's
+// slice itself (see BufferPool). Call it once per batch: the frames and
+// what was decoded from them must not be used afterwards. Frames split
+// without a pool hold nothing.
 func Release(frames []Frame) {
+	var pool *BufferPool
+	for i := range frames {
+		if c := frames[i].chunk; c != nil {
+			pool = c.pool
+			break
+		}
+	}
 	var cur *chunk
 	var n int32
 	for i := range frames {
@@ -126,5 +149,12 @@ func Release(frames []Frame) {
 	}
 	if cur != nil {
 		cur.release(n)
+	}
+	if pool != nil && cap(frames) == batchFrames {
+		clear(frames)
+		select {
+		case pool.batches <- frames[:0]:
+		default:
+		}
 	}
 }

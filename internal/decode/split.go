@@ -136,7 +136,11 @@ func (s *splitter) flush() error {
 		return err
 	}
 	b := s.frames
-	s.frames = make([]Frame, 0, batchFrames)
+	if s.rd.pool != nil {
+		s.frames = s.rd.pool.batch()
+	} else {
+		s.frames = make([]Frame, 0, batchFrames)
+	}
 	s.bytes = 0
 	return s.emit(b)
 }
@@ -163,7 +167,12 @@ func split(ctx context.Context, r io.Reader, source string, lim Limits, pool *Bu
 	} else {
 		rd = newReader(dr, lim.MaxRecordBytes)
 	}
-	s := &splitter{ctx: ctx, rd: rd, source: source, emit: emit, frames: make([]Frame, 0, batchFrames)}
+	s := &splitter{ctx: ctx, rd: rd, source: source, emit: emit}
+	if pool != nil {
+		s.frames = pool.batch()
+	} else {
+		s.frames = make([]Frame, 0, batchFrames)
+	}
 	format, err := s.split(rd)
 	if ferr := s.flush(); err == nil {
 		err = ferr
