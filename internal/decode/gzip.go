@@ -19,7 +19,11 @@ func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b 
 // decompress returns the payload with any gzip layers (and a base64 layer
 // around gzip) removed, behind limits on total size and expansion ratio, and
 // the name of the encoding ("gzip", "gzip+gzip", "base64+gzip" or "").
-func decompress(r io.Reader, lim Limits) (io.Reader, string, error) {
+//
+// inf, if not nil, holds the outer layer's reader and gzip state from an
+// earlier payload, reused for this one; it must not be used for another
+// payload until this one is read.
+func decompress(r io.Reader, lim Limits, inf *inflater) (io.Reader, string, error) {
 	counted := &countingReader{r: r}
 	var out io.Reader = counted
 	kind := ""
@@ -27,7 +31,16 @@ func decompress(r io.Reader, lim Limits) (io.Reader, string, error) {
 		under := out
 		peekable, ok := out.(*bufio.Reader)
 		if !ok {
-			peekable = bufio.NewReaderSize(out, 64<<10)
+			switch {
+			case layer > 0 || inf == nil:
+				peekable = bufio.NewReaderSize(out, 64<<10)
+			case inf.br == nil:
+				inf.br = bufio.NewReaderSize(out, 64<<10)
+				peekable = inf.br
+			default:
+				inf.br.Reset(out)
+				peekable = inf.br
+			}
 			out = peekable
 		}
 		head, err := peekable.Peek(4)
@@ -55,7 +68,16 @@ func decompress(r io.Reader, lim Limits) (io.Reader, string, error) {
 		if layer == maxGzipLayers {
 			return nil, "", fmt.Errorf("gzip nested more than %d deep", maxGzipLayers)
 		}
-		zr, err := gzip.NewReader(peekable)
+		var zr *gzip.Reader
+		switch {
+		case layer > 0 || inf == nil:
+			zr, err = gzip.NewReader(peekable)
+		case inf.zr == nil:
+			zr, err = gzip.NewReader(peekable)
+			inf.zr = zr
+		default:
+			zr, err = inf.zr, inf.zr.Reset(peekable)
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("gzip: %w", err)
 		}
@@ -67,6 +89,14 @@ func decompress(r io.Reader, lim Limits) (io.Reader, string, error) {
 		out = &gzipLayer{zr: zr}
 	}
 	return &limitedReader{r: out, in: counted, lim: lim}, kind, nil
+}
+
+// inflater is what reading a payload's outer layer needs (a read buffer,
+// gzip's window and tables): a BufferPool keeps them from payload to
+// payload, since new ones are fresh memory to fault in each time.
+type inflater struct {
+	br *bufio.Reader
+	zr *gzip.Reader
 }
 
 // gzipLayer reports gzip errors with context.

@@ -30,6 +30,8 @@ type BufferPool struct {
 	// batches holds emptied batch slices, for the same reason (a new one
 	// is fresh memory, which costs page faults to fill).
 	batches chan []Frame
+	// inflaters holds the outer layers' readers of finished payloads.
+	inflaters chan *inflater
 	// poison overwrites a buffer when it returns to the pool, so that a
 	// test reading an event after its batch was released sees garbage.
 	poison bool
@@ -42,7 +44,26 @@ const poolBuffers = 64
 // NewBufferPool returns an empty pool, which keeps at most 16 MiB of
 // buffers for reuse.
 func NewBufferPool() *BufferPool {
-	return &BufferPool{free: make(chan *chunk, poolBuffers), batches: make(chan []Frame, poolBuffers)}
+	return &BufferPool{free: make(chan *chunk, poolBuffers), batches: make(chan []Frame, poolBuffers), inflaters: make(chan *inflater, 16)}
+}
+
+func (p *BufferPool) inflater() *inflater {
+	select {
+	case inf := <-p.inflaters:
+		return inf
+	default:
+		return new(inflater)
+	}
+}
+
+func (p *BufferPool) putInflater(inf *inflater) {
+	if inf.br != nil {
+		inf.br.Reset(nil) // keep nothing of the payload's source
+	}
+	select {
+	case p.inflaters <- inf:
+	default:
+	}
 }
 
 // batch returns an empty slice for a batch's frames.

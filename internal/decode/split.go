@@ -157,7 +157,12 @@ func Split(ctx context.Context, r io.Reader, source string, lim Limits, emit fun
 func split(ctx context.Context, r io.Reader, source string, lim Limits, pool *BufferPool, emit func([]Frame) error) (Info, error) {
 	lim = lim.withDefaults()
 	var info Info
-	dr, compression, err := decompress(r, lim)
+	var inf *inflater
+	if pool != nil {
+		inf = pool.inflater()
+		defer pool.putInflater(inf) // once this payload is read: frames hold none of it
+	}
+	dr, compression, err := decompress(r, lim, inf)
 	if err != nil {
 		return info, err
 	}
