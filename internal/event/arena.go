@@ -32,11 +32,25 @@ func (a *Arena) New() *Event {
 }
 
 // Reset makes every event handed out available again, zeroing them so
-// that they keep nothing alive. No event from before may be used after.
+// that they keep nothing alive, and releasing what their memos hold that
+// can be reused (see Releaser). No event from before may be used after.
 func (a *Arena) Reset() {
 	size := a.block()
 	for b := 0; b*size < a.n; b++ {
-		clear(a.blocks[b][:min(size, a.n-b*size)])
+		evs := a.blocks[b][:min(size, a.n-b*size)]
+		for i := range evs {
+			for _, m := range evs[i].memo {
+				if r, ok := m.val.(Releaser); ok {
+					r.Release()
+				}
+			}
+		}
+		clear(evs)
 	}
 	a.n = 0
 }
+
+// A Releaser is a memo value (see Event.Memo) that can be reused once its
+// event is: an Arena calls Release when it reuses the event, and the value
+// must not be used after.
+type Releaser interface{ Release() }

@@ -39,3 +39,28 @@ func TestArenaBlock(t *testing.T) {
 		}
 	}
 }
+
+type releaseCounter struct{ n *int }
+
+func (r releaseCounter) Release() { *r.n++ }
+
+func TestArenaReleasesMemos(t *testing.T) {
+	var a Arena
+	released := 0
+	for i := range 3 {
+		ev := a.New()
+		ev.Memo("k", func() any { return releaseCounter{&released} })
+		ev.Memo("plain", func() any { return i })
+	}
+	if released != 0 {
+		t.Fatalf("released %d before Reset", released)
+	}
+	a.Reset()
+	if released != 3 {
+		t.Errorf("Reset released %d memo values, want 3", released)
+	}
+	a.Reset()
+	if released != 3 {
+		t.Errorf("a second Reset released again: %d", released)
+	}
+}

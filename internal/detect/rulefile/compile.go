@@ -360,19 +360,32 @@ const (
 // vars returns the CEL inputs of ev, shared by the rules evaluating it
 // (rules compiled with another configuration get their own).
 func (r *Rule) vars(ev *event.Event) *vars {
-	v := ev.Memo(viewKey, func() any {
-		// The inputs and the event view in one allocation.
-		w := &struct {
-			vars
-			view eventView
-		}{vars: vars{ev: ev, cfg: r.cfg, cfgSrc: r.cfgSrc}}
+	v := &ev.Memo(viewKey, func() any {
+		w := varsBlocks.Get().(*varsBlock)
+		w.vars = vars{ev: ev, cfg: r.cfg, cfgSrc: r.cfgSrc}
 		w.vars.view = w.view.init(ev)
-		return &w.vars
-	}).(*vars)
+		return w
+	}).(*varsBlock).vars
 	if v.cfgSrc != r.cfgSrc {
 		return &vars{ev: ev, view: v.view, cfg: r.cfg, cfgSrc: r.cfgSrc}
 	}
 	return v
+}
+
+// varsBlock is an event's CEL inputs and its event view, in one
+// allocation, reused once the event is (event.Releaser): a scan makes one
+// for most events.
+type varsBlock struct {
+	vars
+	view eventView
+}
+
+var varsBlocks = sync.Pool{New: func() any { return new(varsBlock) }}
+
+// Release implements event.Releaser.
+func (w *varsBlock) Release() {
+	*w = varsBlock{}
+	varsBlocks.Put(w)
 }
 
 // cfgVal is the configuration as a CEL value, made once per configuration.
