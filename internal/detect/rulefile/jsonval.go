@@ -30,10 +30,11 @@ type jsonObject struct {
 	indexed bool
 	// Most objects are read for one key (record.requestParameters.secretId):
 	// the first lookup scans for it without indexing, and keeps it.
-	looked bool
-	one    string
-	oneVal ref.Val // nil: absent
-	full   ref.Val // the decoded map, once needed
+	looked    bool
+	lastScans int // lastValue's scans before indexing
+	one       string
+	oneVal    ref.Val // nil: absent
+	full      ref.Val // the decoded map, once needed
 	// A CloudTrail record's root: the decoder found its most-read
 	// top-level fields (event.TopFields), so looking one of them up needs
 	// no index of the whole record.
@@ -193,6 +194,22 @@ func (o *jsonObject) lastValue(k string) (ref.Val, []byte, bool) {
 			return v, o.ev.TopValue(f), found
 		}
 	}
+	if !o.indexed && o.lastScans < 2 {
+		// A title reads an object for a key or two: scanning for the
+		// last match costs less than indexing the object.
+		o.lastScans++
+		var last []byte
+		it := jsonscan.NewTrustedObjectIter(o.raw)
+		for it.Next() {
+			if string(it.Key()) == k {
+				last = it.Value()
+			}
+		}
+		if last == nil {
+			return nil, nil, false
+		}
+		return jsonValueOf(last), last, true
+	}
 	if !o.indexed {
 		o.index()
 	}
@@ -208,7 +225,9 @@ func (o *jsonObject) lastValue(k string) (ref.Val, []byte, bool) {
 // empty reports whether the object has no members.
 func (o *jsonObject) empty() bool {
 	if !o.indexed {
-		o.index()
+		// The bytes are a valid object: it is empty when '}' follows '{'.
+		i := jsonscan.SkipSpace(o.raw, jsonscan.SkipSpace(o.raw, 0)+1)
+		return i < len(o.raw) && o.raw[i] == '}'
 	}
 	return len(o.members) == 0
 }

@@ -302,3 +302,16 @@ func TestJSONObjectKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONObjectEmpty(t *testing.T) {
+	for raw, want := range map[string]bool{`{}`: true, ` { } `: true, "{\n}": true, `{"a":1}`: false, ` { "" : null }`: false} {
+		o := &jsonObject{raw: []byte(raw)}
+		if got := o.empty(); got != want {
+			t.Errorf("empty(%q) = %v before indexing, want %v", raw, got, want)
+		}
+		o.index()
+		if got := o.empty(); got != want {
+			t.Errorf("empty(%q) = %v after indexing, want %v", raw, got, want)
+		}
+	}
+}
