@@ -115,7 +115,28 @@ type TopFields struct {
 	// hold the first values, and a reader that wants the last (as
 	// encoding/json keeps) must look for itself.
 	Repeated bool
-	spans    [numTopFields]struct{ off, n uint32 } // n == 0: absent
+	spans    [numTopFields]span
+}
+
+// span is where a value lies in a record; n == 0: absent.
+type span struct{ off, n uint32 }
+
+// spanOf returns where v lies in rec, and false when it does not lie in
+// rec (the index that wanted it is then unusable).
+func spanOf(rec, v []byte) (span, bool) {
+	off := cap(rec) - cap(v)
+	if off < 0 || off+len(v) > len(rec) || &rec[off] != &v[0] || len(rec) > math.MaxUint32 {
+		return span{}, false
+	}
+	return span{uint32(off), uint32(len(v))}, true
+}
+
+// in returns the value sp marks in rec, or nil if absent.
+func (sp span) in(rec []byte) []byte {
+	if sp.n == 0 {
+		return nil
+	}
+	return rec[sp.off : sp.off+sp.n : sp.off+sp.n]
 }
 
 // Keep records v, a sub-slice of the record rec, as the value of field f,
@@ -129,13 +150,11 @@ func (t *TopFields) Keep(rec []byte, f TopField, v []byte) {
 		t.Repeated = true
 		return
 	}
-	off := cap(rec) - cap(v)
-	if off < 0 || off+len(v) > len(rec) || &rec[off] != &v[0] || len(rec) > math.MaxUint32 {
-		t.spans[f].n = 0
+	sp, ok := spanOf(rec, v)
+	if !ok {
 		t.Indexed = false
-		return
 	}
-	t.spans[f].off, t.spans[f].n = uint32(off), uint32(len(v))
+	t.spans[f] = sp
 }
 
 // TopValue returns the raw JSON of an indexed top-level field of the
@@ -148,13 +167,7 @@ func (e *Event) TopValue(f TopField) []byte {
 }
 
 // value returns field f's raw value in rec, or nil if absent.
-func (t *TopFields) value(rec []byte, f TopField) []byte {
-	sp := t.spans[f]
-	if sp.n == 0 {
-		return nil
-	}
-	return rec[sp.off : sp.off+sp.n : sp.off+sp.n]
-}
+func (t *TopFields) value(rec []byte, f TopField) []byte { return t.spans[f].in(rec) }
 
 // IdentField names a member of userIdentity that IdentFields indexes.
 type IdentField uint8
@@ -190,8 +203,8 @@ func identFieldOf(name string) (IdentField, bool) {
 // has one userIdentity object (TopFields not Repeated).
 type IdentFields struct {
 	Indexed bool
-	bad     bool                                    // a Keep could not keep its value
-	spans   [numIdentFields]struct{ off, n uint32 } // n == 0: absent
+	bad     bool // a Keep could not keep its value
+	spans   [numIdentFields]span
 }
 
 // Keep records v, a sub-slice of the record rec, as the value of member
@@ -201,24 +214,15 @@ func (t *IdentFields) Keep(rec []byte, f IdentField, v []byte) {
 	if f >= numIdentFields || len(v) == 0 || t.spans[f].n != 0 {
 		return
 	}
-	off := cap(rec) - cap(v)
-	if off < 0 || off+len(v) > len(rec) || &rec[off] != &v[0] || len(rec) > math.MaxUint32 {
-		t.bad = true
-		return
-	}
-	t.spans[f].off, t.spans[f].n = uint32(off), uint32(len(v))
+	sp, ok := spanOf(rec, v)
+	t.bad = t.bad || !ok
+	t.spans[f] = sp
 }
 
 // Usable reports whether every Keep so far kept its value.
 func (t *IdentFields) Usable() bool { return !t.bad }
 
-func (t *IdentFields) value(rec []byte, f IdentField) []byte {
-	sp := t.spans[f]
-	if sp.n == 0 {
-		return nil
-	}
-	return rec[sp.off : sp.off+sp.n : sp.off+sp.n]
-}
+func (t *IdentFields) value(rec []byte, f IdentField) []byte { return t.spans[f].in(rec) }
 
 // Present reports whether the record has a field at path, whatever its
 // value (null and empty lists included).
