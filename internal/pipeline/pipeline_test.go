@@ -188,12 +188,17 @@ func (s *recordStream) Read(p []byte) (int, error) {
 // array is streamed, never held. Objects allocated while a collection marks
 // count as live for that cycle, so on a busy machine the measure creeps up
 // with the allocation rate; a low GC target keeps collections short and the
-// measure close to what the scan really holds (about 8 MB on a quiet run).
+// measure close to what the scan really holds (2 to 8 MB on a quiet run).
+// What bounds it is the batches in flight, each a megabyte of records and,
+// since the splitter decodes CloudTrail records as it cuts them, their
+// events: with every queue full (a starved collector, under -race beside
+// other packages' tests) that came to 41 MB once, still a third of the
+// input; the budget leaves room for that.
 func TestMemoryIsFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scans 100 MB")
 	}
-	const budget = 32 << 20
+	const budget = 48 << 20
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
 	gen := &recordStream{n: 300000}
 	in := source.Input{Name: "big.json", Open: func() (io.ReadCloser, error) { return io.NopCloser(gen), nil }}
