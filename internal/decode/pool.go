@@ -41,8 +41,9 @@ type BufferPool struct {
 // pipeline has in flight (a few per worker, a few buffers per batch).
 const poolBuffers = 64
 
-// NewBufferPool returns an empty pool, which keeps at most 16 MiB of
-// buffers for reuse.
+// NewBufferPool returns an empty pool, which keeps at most 64 buffers
+// (16 MiB) for reuse, with the events decoded from them (an arena each,
+// of a few hundred KiB), their batch slices and 16 readers' gzip state.
 func NewBufferPool() *BufferPool {
 	return &BufferPool{free: make(chan *chunk, poolBuffers), batches: make(chan []Frame, poolBuffers), inflaters: make(chan *inflater, 16)}
 }
