@@ -1,0 +1,235 @@
+package awsip
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// published is AWS's ip-ranges.json of 2026-08-22 (testdata/aws/SOURCES.md).
+func published(tb testing.TB) []byte {
+	tb.Helper()
+	f, err := os.Open("../../testdata/aws/ip-ranges/ip-ranges.json.gz")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func TestPublishedFile(t *testing.T) {
+	r, err := Parse(published(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SyncToken != "1787433425" || r.CreateDate.Format("2006-01-02") != "2026-08-22" {
+		t.Errorf("sync token %q, created %v", r.SyncToken, r.CreateDate)
+	}
+	if r.Len() < 10000 {
+		t.Errorf("%d distinct prefixes", r.Len())
+	}
+	for _, tc := range []struct {
+		addr              string
+		prefix, service   string
+		region, borderGrp string
+	}{
+		// A /32 listed under AMAZON only.
+		{addr: "3.4.12.4", prefix: "3.4.12.4/32", service: "AMAZON", region: "eu-west-1", borderGrp: "eu-west-1"},
+		{addr: "::ffff:3.4.12.4", prefix: "3.4.12.4/32", service: "AMAZON", region: "eu-west-1", borderGrp: "eu-west-1"},
+		{addr: "2406:daba:f000::1", prefix: "2406:daba:f000::/40", service: "EC2", // listed as EC2 and AMAZON
+			region: "ap-southeast-4", borderGrp: "ap-southeast-4"},
+		{addr: "192.0.2.1"},
+		{addr: "10.1.2.3"},
+		{addr: "2001:db8::1"},
+	} {
+		rg, ok := r.Lookup(netip.MustParseAddr(tc.addr))
+		if tc.prefix == "" {
+			if ok {
+				t.Errorf("%s: matched %v, want no AWS range", tc.addr, rg.Prefix)
+			}
+			continue
+		}
+		if !ok || rg.Prefix.String() != tc.prefix || rg.Service() != tc.service || rg.Region != tc.region || rg.NetworkBorderGroup != tc.borderGrp {
+			t.Errorf("%s: got %+v, %v", tc.addr, rg, ok)
+		}
+	}
+}
+
+// TestLongestPrefix checks every lookup against a linear scan of the file:
+// for addresses inside listed prefixes (at their first and last address
+// and at random ones), for addresses just outside, and at random, the
+// range found is the longest listed prefix that holds the address, with
+// every service listed for it.
+func TestLongestPrefix(t *testing.T) {
+	data := published(t)
+	r, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f file
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	type entry struct {
+		p       netip.Prefix
+		service string
+	}
+	var all []entry
+	for _, p := range f.Prefixes {
+		all = append(all, entry{netip.MustParsePrefix(p.IPPrefix).Masked(), p.Service})
+	}
+	for _, p := range f.IPv6Prefixes {
+		all = append(all, entry{netip.MustParsePrefix(p.IPv6Prefix).Masked(), p.Service})
+	}
+	want := func(a netip.Addr) (netip.Prefix, []string) {
+		best := netip.Prefix{}
+		var services []string
+		for _, e := range all {
+			if !e.p.Contains(a) {
+				continue
+			}
+			switch {
+			case !best.IsValid() || e.p.Bits() > best.Bits():
+				best, services = e.p, []string{e.service}
+			case e.p == best && !slices.Contains(services, e.service):
+				services = append(services, e.service)
+			}
+		}
+		slices.Sort(services)
+		return best, services
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	var addrs []netip.Addr
+	for i := 0; i < 400; i++ {
+		e := all[rng.IntN(len(all))]
+		first := e.p.Addr()
+		addrs = append(addrs, first, first.Prev(), lastOf(e.p), lastOf(e.p).Next())
+	}
+	for i := 0; i < 400; i++ {
+		var b [16]byte
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		addrs = append(addrs, netip.AddrFrom4([4]byte(b[:4])), netip.AddrFrom16(b))
+	}
+	matched := 0
+	for _, a := range addrs {
+		if !a.IsValid() {
+			continue
+		}
+		wp, ws := want(a)
+		rg, ok := r.Lookup(a)
+		if ok != wp.IsValid() || (ok && rg.Prefix != wp) {
+			t.Fatalf("%v: lookup %v (%v), want %v", a, rg, ok, wp)
+		}
+		if !ok {
+			continue
+		}
+		matched++
+		got := slices.Clone(rg.Services)
+		slices.Sort(got)
+		if !slices.Equal(got, ws) {
+			t.Fatalf("%v: services %v, want %v", a, rg.Services, ws)
+		}
+		if len(rg.Services) > 1 && rg.Services[len(rg.Services)-1] != Amazon && slices.Contains(rg.Services, Amazon) {
+			t.Fatalf("%v: AMAZON is not last in %v", a, rg.Services)
+		}
+	}
+	if matched < 800 {
+		t.Errorf("only %d of %d addresses matched: the test reads too little", matched, len(addrs))
+	}
+}
+
+func lastOf(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`[]`, "not an ip-ranges.json"},
+		{`{"syncToken":"1","prefixes":[]}`, "no prefixes"},
+		{`{"syncToken":"1","prefixes":[{"ip_prefix":"3.4.12.4/32","service":"AMAZON"},{"ip_prefix":"3.4.300.0/24"}]}`, `prefixes[1]: prefix "3.4.300.0/24"`},
+		{`{"syncToken":"1","prefixes":[{"ip_prefix":"2001:db8::/32"}]}`, `prefixes[0]: prefix "2001:db8::/32" is of the other address family`},
+		{`{"syncToken":"1","ipv6_prefixes":[{"ipv6_prefix":"10.0.0.0/8"}]}`, `ipv6_prefixes[0]`},
+	} {
+		_, err := Parse([]byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%s) = %v, want an error with %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ip-ranges.json")
+	if err := os.WriteFile(path, published(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"syncToken":"1","prefixes":[{"ip_prefix":"x"}]}`), 0o644)
+	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "prefixes[0]") {
+		t.Errorf("Load(bad) = %v, want an error naming the file and the entry", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	r, err := Parse(published(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	addrs := []netip.Addr{netip.MustParseAddr("3.4.12.4"), netip.MustParseAddr("52.94.133.131"), netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2406:daba:f000::1")}
+	for b.Loop() {
+		for _, a := range addrs {
+			r.Lookup(a)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(addrs)), "ns/lookup")
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"syncToken":"1","prefixes":[{"ip_prefix":"3.4.12.4/32","service":"AMAZON","region":"eu-west-1"}],"ipv6_prefixes":[{"ipv6_prefix":"2406:daba:f000::/40"}]}`))
+	f.Add(bytes.Repeat([]byte("{"), 100))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Parse(data)
+		if err != nil {
+			return
+		}
+		// Every listed prefix's own address finds a range holding it.
+		var fl file
+		json.Unmarshal(data, &fl)
+		for _, p := range fl.Prefixes {
+			if pp, err := netip.ParsePrefix(p.IPPrefix); err == nil {
+				if rg, ok := r.Lookup(pp.Addr()); !ok || !rg.Prefix.Contains(pp.Addr()) {
+					t.Fatalf("%v: not found", pp)
+				}
+			}
+		}
+	})
+}
