@@ -55,6 +55,7 @@ Usage:
   vigil rules list [PATH...]       list the built-in rules and user rules
   vigil rules test [PATH...]       run the rules' tests
   vigil rules lint [PATH...]       check user rule files (Vigil and Sigma)
+  vigil ip-ranges update           download AWS's IP ranges (ip-ranges.json)
   vigil version                    print the version
 
 Run "vigil COMMAND -h" for a command's flags.
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return scanCommand(ctx, rest, env)
 	case "rules":
 		return rulesCommand(rest, env)
+	case "ip-ranges":
+		return ipRangesCommand(ctx, rest, env)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "vigil %s\n", Version)
 		return nil
