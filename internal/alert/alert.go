@@ -25,10 +25,13 @@ type Alert struct {
 	EventTime time.Time  `json:"event_time"`
 	Kind      event.Kind `json:"kind"`
 	Account   string     `json:"account"`
-	Region    string     `json:"region"`
-	Actor     Actor      `json:"actor"`
-	SourceIP  string     `json:"source_ip"`
-	UserAgent string     `json:"user_agent,omitempty"`
+	// AccountInfo is the configured name, environment and owner of
+	// Account, when the configuration knows it.
+	AccountInfo *event.AccountInfo `json:"account_info,omitempty"`
+	Region      string             `json:"region"`
+	Actor       Actor              `json:"actor"`
+	SourceIP    string             `json:"source_ip"`
+	UserAgent   string             `json:"user_agent,omitempty"`
 	// Service and Action say how: the API called (eventSource, eventName)
 	// or the finding type.
 	Service  string         `json:"service"`
@@ -39,6 +42,20 @@ type Alert struct {
 	// DedupKey is stable for the same rule on the same event and resource,
 	// so a record delivered twice alerts once.
 	DedupKey string `json:"dedup_key"`
+	// Addresses are the event's IP addresses with their geolocation,
+	// network owner and AWS range, as far as enrichment knows.
+	Addresses []Address `json:"addresses,omitempty"`
+	// EnrichmentOff names the enrichments that were not configured
+	// ("geoip", "asn", "aws-ip-ranges"), so a reader knows an empty
+	// field means "not looked up", not "nothing found".
+	EnrichmentOff []string `json:"enrichment_off,omitempty"`
+}
+
+// Address is one IP address of the event and what enrichment knows of it.
+type Address struct {
+	Field string `json:"field"` // see event.Address
+	IP    string `json:"ip"`
+	event.Geo
 }
 
 // Actor is who did it.
@@ -108,6 +125,18 @@ func fill(a *Alert, f *detect.Finding, copyStrings bool, empty map[string]any) {
 		Resource:  c(f.Resource),
 		Details:   f.Details,
 		Origin:    origin,
+
+		AccountInfo:   ev.AccountInfo,
+		EnrichmentOff: ev.EnrichmentOff,
+	}
+	if len(ev.Addrs) > 0 {
+		a.Addresses = make([]Address, len(ev.Addrs))
+		for i, ad := range ev.Addrs {
+			a.Addresses[i] = Address{Field: ad.Field, IP: ad.IP.String()}
+			if ad.Info != nil {
+				a.Addresses[i].Geo = *ad.Info
+			}
+		}
 	}
 	if ev.SourceIP.IsValid() {
 		a.SourceIP = ev.SourceIP.String()

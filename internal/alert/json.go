@@ -39,6 +39,15 @@ func (a *Alert) AppendJSON(b []byte) ([]byte, error) {
 	b = appendString(b, a.Kind.String())
 	b = append(b, `,"account":`...)
 	b = appendString(b, a.Account)
+	if ai := a.AccountInfo; ai != nil {
+		b = append(b, `,"account_info":{`...)
+		n := len(b)
+		b = appendOmitEmpty(b, `,"name":`, ai.Name)
+		b = appendOmitEmpty(b, `,"environment":`, ai.Environment)
+		b = appendOmitEmpty(b, `,"owner":`, ai.Owner)
+		b = firstMember(b, n)
+		b = append(b, '}')
+	}
 	b = append(b, `,"region":`...)
 	b = appendString(b, a.Region)
 
@@ -92,7 +101,74 @@ func (a *Alert) AppendJSON(b []byte) ([]byte, error) {
 	b = appendOmitEmpty(b, `,"path":`, o.Path)
 	b = append(b, `},"dedup_key":`...)
 	b = appendString(b, a.DedupKey)
+	if len(a.Addresses) > 0 {
+		b = append(b, `,"addresses":[`...)
+		for i := range a.Addresses {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = a.Addresses[i].appendJSON(b); err != nil {
+				return b, err
+			}
+		}
+		b = append(b, ']')
+	}
+	if len(a.EnrichmentOff) > 0 {
+		b = append(b, `,"enrichment_off":[`...)
+		for i, s := range a.EnrichmentOff {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}'), nil
+}
+
+// appendJSON writes the address as encoding/json does.
+func (ad *Address) appendJSON(b []byte) ([]byte, error) {
+	g := &ad.Geo
+	if math.IsNaN(g.Latitude) || math.IsInf(g.Latitude, 0) || math.IsNaN(g.Longitude) || math.IsInf(g.Longitude, 0) {
+		return b, errSlowJSON
+	}
+	b = append(b, `{"field":`...)
+	b = appendString(b, ad.Field)
+	b = append(b, `,"ip":`...)
+	b = appendString(b, ad.IP)
+	b = appendOmitEmpty(b, `,"country":`, g.Country)
+	b = appendOmitEmpty(b, `,"country_name":`, g.CountryName)
+	b = appendOmitEmpty(b, `,"city":`, g.City)
+	if g.Latitude != 0 {
+		b, _ = appendFloat(append(b, `,"lat":`...), g.Latitude) // finite: checked above
+	}
+	if g.Longitude != 0 {
+		b, _ = appendFloat(append(b, `,"lon":`...), g.Longitude)
+	}
+	if g.ASN != 0 {
+		b = strconv.AppendUint(append(b, `,"asn":`...), uint64(g.ASN), 10)
+	}
+	b = appendOmitEmpty(b, `,"as_org":`, g.ASOrg)
+	if r := g.AWS; r != nil {
+		b = append(b, `,"aws":{"service":`...)
+		b = appendString(b, r.Service)
+		b = append(b, `,"region":`...)
+		b = appendString(b, r.Region)
+		b = appendOmitEmpty(b, `,"network_border_group":`, r.NetworkBorderGroup)
+		b = append(b, `,"prefix":`...)
+		b = appendString(b, r.Prefix)
+		b = append(b, '}')
+	}
+	return append(b, '}'), nil
+}
+
+// firstMember drops the comma that opens an object's first member, which
+// optional members written from n on begin with.
+func firstMember(b []byte, n int) []byte {
+	if len(b) > n && b[n] == ',' {
+		b = append(b[:n], b[n+1:]...)
+	}
+	return b
 }
 
 func appendOmitEmpty(b []byte, key, s string) []byte {

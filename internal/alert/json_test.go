@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -11,8 +12,21 @@ import (
 
 // sampleAlert is an alert with every field set.
 func sampleAlert(s string, details map[string]any) *Alert {
+	return sampleAlertAt(s, details, 59.3293)
+}
+
+// sampleAlertAt is sampleAlert with its first address at latitude lat.
+func sampleAlertAt(s string, details map[string]any, lat float64) *Alert {
 	return &Alert{
-		Rule: "r-" + s, Severity: detect.High, Title: "title " + s, EventID: s, EventTime: time.Date(2026, 11, 20, 9, 0, 0, 123456789, time.UTC),
+		AccountInfo: &event.AccountInfo{Name: s, Owner: s},
+		Addresses: []Address{
+			{Field: "source_ip", IP: "89.160.20.156", Geo: event.Geo{Country: "SE", CountryName: s, City: s, Latitude: lat, Longitude: -0.5, ASN: 29518, ASOrg: s,
+				AWS: &event.AWSRange{Service: "EC2", Region: s, NetworkBorderGroup: s, Prefix: "3.5.140.0/22"}}},
+			{Field: "flow.dstaddr", IP: s},
+			{Field: s, IP: "10.0.0.1", Geo: event.Geo{AWS: &event.AWSRange{Service: s}}},
+		},
+		EnrichmentOff: []string{"geoip", s},
+		Rule:          "r-" + s, Severity: detect.High, Title: "title " + s, EventID: s, EventTime: time.Date(2026, 11, 20, 9, 0, 0, 123456789, time.UTC),
 		Kind: event.KindCloudTrail, Account: "111122223333", Region: s,
 		Actor:    Actor{Name: s, Actor: event.Actor{Type: "IAMUser", ARN: s, UserName: s, MFA: event.True, SessionName: s, SourceIdentity: s}},
 		SourceIP: "192.0.2.1", UserAgent: s, Service: "s3.amazonaws.com", Action: "PutBucketAcl", Resource: s,
@@ -68,7 +82,7 @@ func FuzzAppendJSON(f *testing.F) {
 	f.Add("plain", "key", 1.5)
 	f.Add("bad \xff", "\u2028", 1e-9)
 	f.Fuzz(func(t *testing.T, s, k string, x float64) {
-		a := sampleAlert(s, map[string]any{k: s, "n": x, "l": []any{k, x, map[string]any{s: k}}})
+		a := sampleAlertAt(s, map[string]any{k: s, "n": x, "l": []any{k, x, map[string]any{s: k}}}, x)
 		want, werr := a.encodeJSON(nil)
 		got, gerr := a.MarshalLine(nil)
 		if (werr != nil) != (gerr != nil) {
@@ -78,4 +92,27 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("MarshalLine:\n got %s\nwant %s", got, want)
 		}
 	})
+}
+
+// TestAlertRoundTrips: an alert read back from its JSON (as the outbox
+// and dead letters keep it) writes the same JSON again.
+func TestAlertRoundTrips(t *testing.T) {
+	a := sampleAlert("x <é>", map[string]any{"n": 1.5, "l": []any{"a", true}, "m": map[string]any{"k": nil}})
+	first, err := a.MarshalLine(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Alert
+	if err := json.Unmarshal(first, &back); err != nil {
+		t.Fatal(err)
+	}
+	again, err := back.MarshalLine(nil)
+	if err != nil || string(again) != string(first) {
+		t.Errorf("round trip (%v):\n got %s\nwant %s", err, again, first)
+	}
+	for _, bad := range []string{`{"kind":"nonsense"}`, `{"severity":"urgent"}`, `{"actor":{"mfa":"maybe"}}`} {
+		if err := json.Unmarshal([]byte(bad), new(Alert)); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
 }

@@ -6,9 +6,13 @@
 package awsip
 
 import (
+	"bytes"
 	"cmp"
+	"compress/gzip"
+	_ "embed" // the bundled ranges
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"slices"
@@ -213,4 +217,28 @@ func sortLevels(m map[int]*level) []level {
 	}
 	slices.SortFunc(out, func(a, b level) int { return cmp.Compare(b.bits, a.bits) })
 	return out
+}
+
+// bundled is AWS's ip-ranges.json as of the release (createDate in the
+// file), gzipped, so that AWS addresses are recognised with no download;
+// `vigil ip-ranges update` fetches the current one.
+//
+//go:embed ip-ranges.json.gz
+var bundled []byte
+
+// Bundled returns the ranges shipped with Vigil.
+func Bundled() (*Ranges, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(bundled))
+	if err != nil {
+		return nil, fmt.Errorf("bundled ip-ranges.json: %w", err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("bundled ip-ranges.json: %w", err)
+	}
+	r, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("bundled ip-ranges.json: %w", err)
+	}
+	return r, nil
 }

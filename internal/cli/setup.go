@@ -4,8 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
+	"github.com/vigil-sec/vigil/internal/awsip"
 	"github.com/vigil-sec/vigil/internal/config"
 	"github.com/vigil-sec/vigil/internal/detect/rulefile"
 	"github.com/vigil-sec/vigil/internal/enrich"
@@ -75,16 +77,11 @@ func newSetup(f ruleFlags, paths []string, run bool) (*setup, error) {
 	if s.store, err = state.Open(statePath); err != nil {
 		return nil, err
 	}
-	if g := s.cfg.GeoIP; g.City != "" || g.Country != "" || g.ASN != "" {
-		place := g.City
-		if place == "" {
-			place = g.Country
-		}
-		if s.geo, err = enrich.OpenGeoIP(place, g.ASN); err != nil {
+	if run {
+		if s.enrich, err = s.openEnrichment(); err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.enrich = s.geo
 	}
 	all := append(append(append([]string(nil), s.cfg.Rules...), f.rules...), paths...)
 	if s.rules, err = ruleset.Load(all, rulefile.Options{Config: s.cfg, State: s.store, SkipTests: run}); err != nil {
@@ -92,6 +89,42 @@ func newSetup(f ruleFlags, paths []string, run bool) (*setup, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openEnrichment opens what enriches events: the configured GeoIP
+// databases, AWS's ranges (the configured file, else the one `vigil
+// ip-ranges update` keeps, else the bundled one) and the account names.
+func (s *setup) openEnrichment() (pipeline.Enricher, error) {
+	var err error
+	if g := s.cfg.GeoIP; g.City != "" || g.Country != "" || g.ASN != "" {
+		place := g.City
+		if place == "" {
+			place = g.Country
+		}
+		if s.geo, err = enrich.OpenGeoIP(place, g.ASN); err != nil {
+			return nil, err
+		}
+	}
+	var ranges *awsip.Ranges
+	path := s.cfg.IPRanges
+	if path == "" {
+		if _, err := os.Stat(defaultIPRangesPath); err == nil {
+			path = defaultIPRangesPath
+		}
+	}
+	if path != "" {
+		ranges, err = awsip.Load(path)
+	} else {
+		ranges, err = awsip.Bundled()
+	}
+	if err != nil {
+		return nil, err
+	}
+	chain := enrich.Chain{enrich.NewAddresses(s.geo, ranges)}
+	if len(s.cfg.Accounts) > 0 {
+		chain = append(chain, enrich.NewAccounts(s.cfg.Accounts))
+	}
+	return chain, nil
 }
 
 // Close saves the state and closes the databases.

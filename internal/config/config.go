@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -34,8 +35,114 @@ type Config struct {
 	// Rules lists directories or files of user rules (Vigil YAML rules or
 	// Sigma rules) loaded beside the built-in ones.
 	Rules []string `yaml:"rules"`
+	// IPRanges is AWS's ip-ranges.json (refreshed by `vigil ip-ranges
+	// update`); empty uses vigil-data/ip-ranges.json when it exists.
+	IPRanges string `yaml:"ip_ranges"`
+	// Notify says where alerts go.
+	Notify Notify `yaml:"notify"`
 
 	path string
+}
+
+// Notify configures alert delivery: receivers, the route tree that picks
+// them, and the outbox that keeps alerts until they are delivered.
+type Notify struct {
+	// ExternalURL is where Vigil is reached by people reading alerts
+	// (links back to the alert and its event); default http://127.0.0.1:8080.
+	ExternalURL string `yaml:"external_url"`
+	// Outbox is the file of the durable outbox; default beside the state
+	// file, else vigil-data/outbox.db.
+	Outbox string `yaml:"outbox"`
+	// MaxAttempts is how many times a notification is tried before it is
+	// dead-lettered; default 10.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Route is the root of the route tree; without one every alert goes to
+	// every receiver.
+	Route     *Route     `yaml:"route"`
+	Receivers []Receiver `yaml:"receivers"`
+}
+
+// Route picks receivers for alerts, like Alertmanager's route tree: an
+// alert descends into the first child that matches (or every matching
+// child up to one without continue) and is sent to the receiver of the
+// deepest routes it matched.
+type Route struct {
+	Receiver string `yaml:"receiver"`
+	// Matchers; an empty one matches everything. Severity is a minimum.
+	Severity string   `yaml:"severity"`
+	Rules    []string `yaml:"rules"`    // rule ids, * wildcards allowed
+	Tags     []string `yaml:"tags"`     // any of these rule tags
+	Accounts []string `yaml:"accounts"` // account ids or configured names
+	Regions  []string `yaml:"regions"`  // * wildcards allowed
+	Continue bool     `yaml:"continue"`
+	// GroupBy lists alert fields whose values form a group (rule,
+	// severity, account, region, resource, actor); alerts of a group
+	// within GroupWait are sent together.
+	GroupBy   []string      `yaml:"group_by"`
+	GroupWait time.Duration `yaml:"group_wait"`
+	// RepeatInterval is how long the same alert (dedup key) stays quiet
+	// after it was sent; default 4h.
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
+	Routes         []*Route      `yaml:"routes"`
+}
+
+// Receiver is one named destination; exactly one of its kinds is set.
+type Receiver struct {
+	Name         string                `yaml:"name"`
+	Alertmanager *AlertmanagerReceiver `yaml:"alertmanager"`
+	Slack        *SlackReceiver        `yaml:"slack"`
+	PagerDuty    *PagerDutyReceiver    `yaml:"pagerduty"`
+	Email        *EmailReceiver        `yaml:"email"`
+	Webhook      *WebhookReceiver      `yaml:"webhook"`
+}
+
+// AlertmanagerReceiver posts to every member of an Alertmanager cluster.
+type AlertmanagerReceiver struct {
+	// URLs are the members' base URLs (http://am-0:9093); each alert goes
+	// to all of them.
+	URLs    []string          `yaml:"urls"`
+	Headers map[string]string `yaml:"headers"`
+	Timeout time.Duration     `yaml:"timeout"`
+}
+
+// SlackReceiver posts Block Kit messages to an incoming webhook.
+type SlackReceiver struct {
+	WebhookURL string        `yaml:"webhook_url"`
+	Timeout    time.Duration `yaml:"timeout"`
+}
+
+// PagerDutyReceiver sends Events API v2 events.
+type PagerDutyReceiver struct {
+	RoutingKey string `yaml:"routing_key"`
+	// URL defaults to https://events.pagerduty.com/v2/enqueue.
+	URL     string        `yaml:"url"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// EmailReceiver sends mail through an SMTP server.
+type EmailReceiver struct {
+	SMTP     string   `yaml:"smtp"` // host:port
+	From     string   `yaml:"from"`
+	To       []string `yaml:"to"`
+	Username string   `yaml:"username"`
+	Password string   `yaml:"password"`
+	// StartTLS is "required" (the default), "opportunistic" or "off"
+	// ("off" only for a server on loopback).
+	StartTLS string `yaml:"starttls"`
+	// TLSCAFile trusts this CA beside the system's; TLSServerName
+	// overrides the name checked in the server's certificate.
+	TLSCAFile     string        `yaml:"tls_ca_file"`
+	TLSServerName string        `yaml:"tls_server_name"`
+	Timeout       time.Duration `yaml:"timeout"`
+}
+
+// WebhookReceiver posts alerts as JSON, signed with HMAC-SHA256 when a
+// secret is set.
+type WebhookReceiver struct {
+	URL     string            `yaml:"url"`
+	Secret  string            `yaml:"secret"`
+	Headers map[string]string `yaml:"headers"`
+	Timeout time.Duration     `yaml:"timeout"`
 }
 
 // Account describes one of the organisation's accounts.
@@ -89,7 +196,7 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&c.GeoIP.City, &c.GeoIP.ASN, &c.GeoIP.Country, &c.State} {
+	for _, p := range []*string{&c.GeoIP.City, &c.GeoIP.ASN, &c.GeoIP.Country, &c.State, &c.IPRanges, &c.Notify.Outbox} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

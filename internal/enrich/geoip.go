@@ -118,10 +118,3 @@ func (g *GeoIP) Lookup(addr netip.Addr) *event.Geo {
 	}
 	return &geo
 }
-
-// Enrich implements Enricher: it locates the event's source address.
-func (g *GeoIP) Enrich(ev *event.Event) {
-	if ev.SourceGeo == nil {
-		ev.SourceGeo = g.Lookup(ev.SourceIP)
-	}
-}

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/vigil-sec/vigil/internal/event"
 )
 
 func TestGeoIP(t *testing.T) {
@@ -27,21 +25,19 @@ func TestGeoIP(t *testing.T) {
 		{"::ffff:81.2.69.142", "GB", "London", 0, true},
 	}
 	for _, tc := range tests {
-		ev := &event.Event{SourceIP: netip.MustParseAddr(tc.ip).Unmap()}
-		g.Enrich(ev)
-		geo := ev.SourceGeo
+		geo := g.Lookup(netip.MustParseAddr(tc.ip).Unmap())
 		if geo == nil || geo.Country != tc.country || geo.City != tc.city || geo.ASN != tc.asn || geo.HasLocation != tc.located {
 			t.Errorf("Enrich(%s) = %+v", tc.ip, geo)
 		}
 	}
 	for _, ip := range []string{"10.0.0.1", "192.0.2.1"} {
-		ev := &event.Event{SourceIP: netip.MustParseAddr(ip)}
-		g.Enrich(ev)
-		if ev.SourceGeo != nil {
-			t.Errorf("Enrich(%s) = %+v, want nothing", ip, ev.SourceGeo)
+		if geo := g.Lookup(netip.MustParseAddr(ip)); geo != nil {
+			t.Errorf("Lookup(%s) = %+v, want nothing", ip, geo)
 		}
 	}
-	(&GeoIP{}).Enrich(&event.Event{}) // no databases: nothing to do
+	if (&GeoIP{}).Lookup(netip.MustParseAddr("81.2.69.142")) != nil { // no databases
+		t.Error("GeoIP without databases found something")
+	}
 }
 
 func TestGeoIPBadDatabases(t *testing.T) {
@@ -49,7 +45,7 @@ func TestGeoIPBadDatabases(t *testing.T) {
 	if err := os.WriteFile(garbage, []byte("not a database"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"testdata/corrupt-search-tree.mmdb", "testdata/invalid-data-record-offset.mmdb", garbage, "testdata/missing.mmdb"} {
+	for _, path := range []string{"testdata/bad-data/libmaxminddb-corrupt-search-tree.mmdb", "testdata/bad-data/invalid-data-record-offset.mmdb", garbage, "testdata/missing.mmdb"} {
 		g, err := OpenGeoIP(path, "")
 		if err == nil {
 			g.Close()
@@ -63,12 +59,11 @@ func TestGeoIPBadDatabases(t *testing.T) {
 }
 
 // TestEveryBadDatabaseFails opens each of MaxMind's deliberately corrupt
-// databases from the shared test data (when present): each must be an
-// error at start, never a panic.
+// databases: each must be an error at start, never a panic.
 func TestEveryBadDatabaseFails(t *testing.T) {
-	paths, _ := filepath.Glob("../../../shared/data/geoip/bad-data/*.mmdb")
-	if len(paths) == 0 {
-		t.Skip("shared MaxMind bad-data not present")
+	paths, _ := filepath.Glob("testdata/bad-data/*.mmdb")
+	if len(paths) < 20 {
+		t.Fatalf("%d corrupt databases in testdata/bad-data, want MaxMind's 21", len(paths))
 	}
 	for _, p := range paths {
 		g, err := OpenGeoIP(p, "")

@@ -10,6 +10,7 @@ package event
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -44,6 +45,17 @@ func (k Kind) String() string {
 
 // MarshalText implements encoding.TextMarshaler.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler; an unknown name is
+// an error.
+func (k *Kind) UnmarshalText(b []byte) error {
+	kind, ok := ParseKind(string(b))
+	if !ok {
+		return fmt.Errorf("unknown event kind %q", b)
+	}
+	*k = kind
+	return nil
+}
 
 // ParseKind returns the kind with the given name.
 func ParseKind(s string) (Kind, bool) {
@@ -141,6 +153,16 @@ type Event struct {
 
 	// SourceGeo is where SourceIP is, when enrichment knows; nil otherwise.
 	SourceGeo *Geo
+	// Addrs are the event's IP addresses (see EachAddr) with what
+	// enrichment knows of them; nil before enrichment.
+	Addrs []Address
+	// AccountInfo is what the configuration says of Account; nil when
+	// it does not know the account.
+	AccountInfo *AccountInfo
+	// EnrichmentOff names the enrichments that were not configured when
+	// the event was enriched ("geoip", "asn", "aws-ip-ranges"); shared
+	// between events.
+	EnrichmentOff []string
 
 	SignIn  *SignIn   // set for KindSignIn
 	Finding *Finding  // set for KindGuardDuty and KindAccessAnalyzer
@@ -166,6 +188,42 @@ type Event struct {
 	memo    []memoEntry  // see Memo
 	memoBuf [3]memoEntry // memo's first entries, without an allocation
 	resBuf  [2]Resource  // see ResourceSpace
+	addrBuf [2]Address   // see AddrSpace
+}
+
+// AddrSpace returns an empty slice for an enricher to append the event's
+// addresses to, without an allocation for up to two.
+func (e *Event) AddrSpace() []Address { return e.addrBuf[:0] }
+
+// EachAddr calls f with every IP address the event names and the field
+// naming it (see Address.Field): the caller's address for CloudTrail and
+// sign-in records, both ends of a flow (and the packet-level ends when
+// they differ), and every remote address of a finding.
+func (e *Event) EachAddr(f func(field string, a netip.Addr)) {
+	switch {
+	case e.Flow != nil:
+		fl := e.Flow
+		if fl.SrcAddr.IsValid() {
+			f("flow.srcaddr", fl.SrcAddr)
+		}
+		if fl.DstAddr.IsValid() {
+			f("flow.dstaddr", fl.DstAddr)
+		}
+		if fl.PktSrcAddr.IsValid() && fl.PktSrcAddr != fl.SrcAddr {
+			f("flow.pkt_srcaddr", fl.PktSrcAddr)
+		}
+		if fl.PktDstAddr.IsValid() && fl.PktDstAddr != fl.DstAddr {
+			f("flow.pkt_dstaddr", fl.PktDstAddr)
+		}
+	case e.Finding != nil && len(e.Finding.RemoteIPs) > 0:
+		for _, a := range e.Finding.RemoteIPs {
+			if a.IsValid() {
+				f("finding.remote_ips", a)
+			}
+		}
+	case e.SourceIP.IsValid():
+		f("source_ip", e.SourceIP)
+	}
 }
 
 // ResourceSpace returns an empty slice for a decoder to append the
@@ -277,6 +335,22 @@ func lastSegment(arn string) string {
 // MarshalText implements encoding.TextMarshaler.
 func (t Tristate) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler, reading what
+// MarshalText writes.
+func (t *Tristate) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "true":
+		*t = True
+	case "false":
+		*t = False
+	case "unknown", "":
+		*t = Unknown
+	default:
+		return fmt.Errorf("tristate %q is not true, false or unknown", b)
+	}
+	return nil
+}
+
 // SignIn holds the console sign-in specifics of a KindSignIn event.
 type SignIn struct {
 	// Result is "Success" or "Failure" (responseElements.ConsoleLogin) for
@@ -341,4 +415,36 @@ type Geo struct {
 	HasLocation bool   `json:"-"`
 	ASN         uint32 `json:"asn,omitempty"`
 	ASOrg       string `json:"as_org,omitempty"`
+	// AWS is set when the address is in one of AWS's published ranges.
+	AWS *AWSRange `json:"aws,omitempty"`
+}
+
+// AWSRange is the AWS range (ip-ranges.json) an address belongs to.
+type AWSRange struct {
+	// Service is the most particular service announcing the range (EC2,
+	// S3, CLOUDFRONT…), AMAZON when only that.
+	Service            string `json:"service"`
+	Region             string `json:"region"`
+	NetworkBorderGroup string `json:"network_border_group,omitempty"`
+	Prefix             string `json:"prefix"`
+}
+
+// Address is one IP address an event names, with what enrichment knows
+// of it.
+type Address struct {
+	// Field says where the event names it: "source_ip", "flow.srcaddr",
+	// "flow.dstaddr", "flow.pkt_srcaddr", "flow.pkt_dstaddr",
+	// "finding.remote_ips".
+	Field string
+	IP    netip.Addr
+	// Info is nil when enrichment knows nothing of the address (or is
+	// off). It is shared between events and must not be modified.
+	Info *Geo
+}
+
+// AccountInfo is what the configuration says of an account.
+type AccountInfo struct {
+	Name        string `json:"name,omitempty"`
+	Environment string `json:"environment,omitempty"`
+	Owner       string `json:"owner,omitempty"`
 }

@@ -10,6 +10,7 @@ var fieldNames = []string{
 	"kind", "id", "time", "service", "action", "detail_type", "account", "region", "event_type",
 	"source_address", "source_ip", "user_agent", "error_code", "error_message", "vpc_endpoint_id",
 	"read_only", "failed", "actor", "resources", "geo", "signin", "finding", "flow", "object",
+	"account_info", "addresses",
 }
 
 // Fields returns the normalised view of the event: a tree of maps, lists
@@ -53,6 +54,27 @@ func (e *Event) Field(name string) (any, bool) {
 	case "geo":
 		if g := e.SourceGeo; g != nil {
 			return geoFields(g), true
+		}
+	case "account_info":
+		if a := e.AccountInfo; a != nil {
+			m := make(map[string]any, 3)
+			put(m, "name", a.Name)
+			put(m, "environment", a.Environment)
+			put(m, "owner", a.Owner)
+			return m, true
+		}
+	case "addresses":
+		if len(e.Addrs) > 0 {
+			l := make([]any, len(e.Addrs))
+			for i, a := range e.Addrs {
+				m := map[string]any{}
+				if a.Info != nil {
+					m = geoFields(a.Info)
+				}
+				m["field"], m["ip"] = a.Field, a.IP.String()
+				l[i] = m
+			}
+			return l, true
 		}
 	case "signin":
 		if m := e.signInFields(); m != nil {
@@ -341,6 +363,11 @@ func geoFields(g *Geo) map[string]any {
 	}
 	if g.ASOrg != "" {
 		m["as_org"] = g.ASOrg
+	}
+	if r := g.AWS; r != nil {
+		aws := map[string]any{"service": r.Service, "region": r.Region, "prefix": r.Prefix}
+		put(aws, "network_border_group", r.NetworkBorderGroup)
+		m["aws"] = aws
 	}
 	return m
 }
