@@ -1,0 +1,550 @@
+// Package outbox keeps notifications on disk until their destination has
+// accepted them: a queue per destination ordered by when each item is due,
+// the open group each new alert may join, the dead letters that ran out of
+// attempts, and what was recently queued, so that an event delivered twice
+// notifies once.
+//
+// Every change is one bbolt transaction, synced before it returns: an item
+// added survives a crash, and an item is removed only after its delivery
+// succeeded, so delivery is at least once.
+package outbox
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/vigil-sec/vigil/internal/alert"
+)
+
+// Item is one notification waiting for its destination.
+type Item struct {
+	ID       uint64 `json:"id"`
+	Dest     string `json:"dest"`
+	Receiver string `json:"receiver"`
+	GroupKey string `json:"group_key"`
+	Test     bool   `json:"test,omitempty"`
+	// Alerts are the item's alerts; they are kept apart from the item
+	// on disk, so that one joining a group is one write.
+	Alerts  []*alert.Alert `json:"-"`
+	NAlerts int            `json:"alerts"`
+	Created time.Time      `json:"created"`
+	// Due is when the item is next tried: the end of its group's wait,
+	// then the end of each backoff.
+	Due       time.Time `json:"due"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error,omitempty"`
+	// DeadAt is when the item was dead-lettered, zero while queued.
+	DeadAt time.Time `json:"dead_at,omitzero"`
+}
+
+// Entry is one alert to queue for one destination.
+type Entry struct {
+	Dest, Receiver, GroupKey string
+	Test                     bool
+	Alert                    *alert.Alert
+	// Wait is the group's wait: alerts of the same group added before it
+	// ends go out in the same notification.
+	Wait time.Duration
+	// Repeat is how long an alert with the same dedup key is dropped for
+	// this destination after it was queued; 0 never drops.
+	Repeat time.Duration
+}
+
+// Result is the outcome of trying an item.
+type Result struct {
+	Item *Item
+	// Err is nil when the destination accepted the item.
+	Err error
+	// Retry is when to try again; zero dead-letters the item.
+	Retry time.Time
+}
+
+// Outbox is the on-disk store. It is safe for concurrent use.
+type Outbox struct {
+	db        *bolt.DB
+	mu        sync.Mutex
+	wake      map[string]chan struct{}
+	adds      int       // since the last prune of the dedup index
+	lastPrune time.Time // of the dedup index
+}
+
+var (
+	bucketSeq  = []byte("seq")
+	bucketSent = []byte("sent") // dest \x00 dedup key -> queued at, repeat (unix ns, ns)
+	prefixQ    = "q/"           // q/<dest>: due (8) + id (8) -> item JSON
+	prefixG    = "g/"           // g/<dest>: group key -> queue key (16) + alerts (4) of the open item
+	prefixA    = "a/"           // a/<dest>: id (8) + index (4) -> alert JSON
+	prefixDead = "dead/"        // dead/<dest>: id (8) -> item JSON
+)
+
+// MaxGroup is the most alerts one item holds: a group that grows beyond
+// it continues in a new item.
+const MaxGroup = 500
+
+// Open opens (creating) the outbox file at path.
+func Open(path string) (*Outbox, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("outbox %s: in use by another Vigil process", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketSeq, bucketSent} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	return &Outbox{db: db, wake: map[string]chan struct{}{}}, nil
+}
+
+// Close closes the file.
+func (o *Outbox) Close() error { return o.db.Close() }
+
+// Wake returns a channel that receives when items are added for dest.
+func (o *Outbox) Wake(dest string) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.wakeLocked(dest)
+}
+
+func (o *Outbox) wakeLocked(dest string) chan struct{} {
+	c, ok := o.wake[dest]
+	if !ok {
+		c = make(chan struct{}, 1)
+		o.wake[dest] = c
+	}
+	return c
+}
+
+func queueKey(due time.Time, id uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, uint64(due.UnixNano()))
+	binary.BigEndian.PutUint64(k[8:], id)
+	return k
+}
+
+func idKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
+
+func alertKey(id uint64, i uint32) []byte {
+	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(make([]byte, 0, 12), id), i)
+}
+
+// loadAlerts reads an item's alerts.
+func loadAlerts(tx *bolt.Tx, it *Item) error {
+	ab := tx.Bucket([]byte(prefixA + it.Dest))
+	it.Alerts = it.Alerts[:0]
+	if ab == nil {
+		return nil
+	}
+	prefix := idKey(it.ID)
+	c := ab.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		a := new(alert.Alert)
+		if err := json.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("alert %x of %s: %w", k, it.Dest, err)
+		}
+		it.Alerts = append(it.Alerts, a)
+	}
+	it.NAlerts = len(it.Alerts)
+	return nil
+}
+
+// deleteAlerts removes an item's alerts.
+func deleteAlerts(tx *bolt.Tx, it *Item) error {
+	ab := tx.Bucket([]byte(prefixA + it.Dest))
+	if ab == nil {
+		return nil
+	}
+	prefix := idKey(it.ID)
+	c := ab.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Add queues entries in one transaction and returns how many were
+// queued. An entry joins the open item of its destination and group (one
+// not yet tried) or opens one, due after the entry's Wait. An entry whose
+// alert was queued for the same destination within its Repeat is dropped.
+func (o *Outbox) Add(now time.Time, entries []Entry) (int, error) {
+	added := 0
+	dests := map[string]bool{}
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		added = 0
+		sent := tx.Bucket(bucketSent)
+		for _, e := range entries {
+			if e.Repeat > 0 && e.Alert.DedupKey != "" {
+				sk := append(append([]byte(e.Dest), 0), e.Alert.DedupKey...)
+				if v := sent.Get(sk); len(v) == 16 {
+					at := int64(binary.BigEndian.Uint64(v))
+					if now.UnixNano()-at < int64(e.Repeat) {
+						continue
+					}
+				}
+				v := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
+				if err := sent.Put(sk, binary.BigEndian.AppendUint64(v, uint64(e.Repeat))); err != nil {
+					return err
+				}
+			}
+			q, err := tx.CreateBucketIfNotExists([]byte(prefixQ + e.Dest))
+			if err != nil {
+				return err
+			}
+			g, err := tx.CreateBucketIfNotExists([]byte(prefixG + e.Dest))
+			if err != nil {
+				return err
+			}
+			ab, err := tx.CreateBucketIfNotExists([]byte(prefixA + e.Dest))
+			if err != nil {
+				return err
+			}
+			av, err := json.Marshal(e.Alert)
+			if err != nil {
+				return fmt.Errorf("alert %s: %w", e.Alert.DedupKey, err)
+			}
+			if gv := g.Get([]byte(e.GroupKey)); len(gv) == 20 && q.Get(gv[:16]) != nil {
+				if n := binary.BigEndian.Uint32(gv[16:]); n < MaxGroup {
+					id := binary.BigEndian.Uint64(gv[8:16])
+					if err := ab.Put(alertKey(id, n), av); err != nil {
+						return err
+					}
+					if err := g.Put([]byte(e.GroupKey), binary.BigEndian.AppendUint32(slices.Clone(gv[:16]), n+1)); err != nil {
+						return err
+					}
+					added++
+					dests[e.Dest] = true
+					continue
+				}
+			}
+			id, err := tx.Bucket(bucketSeq).NextSequence()
+			if err != nil {
+				return err
+			}
+			it := Item{ID: id, Dest: e.Dest, Receiver: e.Receiver, GroupKey: e.GroupKey, Test: e.Test,
+				Created: now.UTC(), Due: now.Add(e.Wait).UTC()}
+			key := queueKey(it.Due, id)
+			if err := putJSON(q, key, &it); err != nil {
+				return err
+			}
+			if err := ab.Put(alertKey(id, 0), av); err != nil {
+				return err
+			}
+			if err := g.Put([]byte(e.GroupKey), binary.BigEndian.AppendUint32(key, 1)); err != nil {
+				return err
+			}
+			added++
+			dests[e.Dest] = true
+		}
+		o.mu.Lock()
+		o.adds += len(entries)
+		prune := o.adds >= 4096 || now.Sub(o.lastPrune) > 10*time.Minute
+		if prune {
+			o.adds, o.lastPrune = 0, now
+		}
+		o.mu.Unlock()
+		if prune {
+			return pruneSent(sent, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: add: %w", err)
+	}
+	o.mu.Lock()
+	for d := range dests {
+		select {
+		case o.wakeLocked(d) <- struct{}{}:
+		default:
+		}
+	}
+	o.mu.Unlock()
+	return added, nil
+}
+
+// pruneSent forgets dedup entries whose repeat interval is over.
+func pruneSent(b *bolt.Bucket, now time.Time) error {
+	var old [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		if len(v) != 16 || int64(binary.BigEndian.Uint64(v))+int64(binary.BigEndian.Uint64(v[8:])) < now.UnixNano() {
+			old = append(old, slices.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, it *Item) error {
+	v, err := json.Marshal(it)
+	if err != nil {
+		return fmt.Errorf("item %d: %w", it.ID, err)
+	}
+	return b.Put(key, v)
+}
+
+// Due returns up to max items of dest due by now, earliest first, and
+// closes their groups (alerts added from now on open new ones). When none
+// is due it returns when the next one will be (zero if the queue is
+// empty). Each item stays queued until Done reports it.
+func (o *Outbox) Due(dest string, now time.Time, max int) ([]*Item, time.Time, error) {
+	var items []*Item
+	var next time.Time
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		items, next = nil, time.Time{}
+		q := tx.Bucket([]byte(prefixQ + dest))
+		if q == nil {
+			return nil
+		}
+		g := tx.Bucket([]byte(prefixG + dest))
+		limit := queueKey(now, ^uint64(0))
+		c := q.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if bytes.Compare(k, limit) > 0 {
+				next = time.Unix(0, int64(binary.BigEndian.Uint64(k))).UTC()
+				break
+			}
+			if len(items) == max {
+				break
+			}
+			it := new(Item)
+			if err := json.Unmarshal(v, it); err != nil {
+				return fmt.Errorf("item %x of %s: %w", k, dest, err)
+			}
+			if err := loadAlerts(tx, it); err != nil {
+				return err
+			}
+			items = append(items, it)
+			if g != nil {
+				if gv := g.Get([]byte(it.GroupKey)); len(gv) == 20 && bytes.Equal(gv[:16], k) {
+					if err := g.Delete([]byte(it.GroupKey)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("outbox: %s: %w", dest, err)
+	}
+	return items, next, nil
+}
+
+// Done records the outcomes of tried items in one transaction: accepted
+// items are removed, failed ones rescheduled or dead-lettered.
+func (o *Outbox) Done(now time.Time, results []Result) error {
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range results {
+			it := r.Item
+			q := tx.Bucket([]byte(prefixQ + it.Dest))
+			if q == nil {
+				continue
+			}
+			if err := q.Delete(queueKey(it.Due, it.ID)); err != nil {
+				return err
+			}
+			if r.Err == nil {
+				if err := deleteAlerts(tx, it); err != nil {
+					return err
+				}
+				continue
+			}
+			it.Attempts++
+			it.LastError = r.Err.Error()
+			if r.Retry.IsZero() {
+				it.DeadAt = now.UTC()
+				d, err := tx.CreateBucketIfNotExists([]byte(prefixDead + it.Dest))
+				if err != nil {
+					return err
+				}
+				if err := putJSON(d, idKey(it.ID), it); err != nil {
+					return err
+				}
+				continue
+			}
+			it.Due = r.Retry.UTC()
+			if err := putJSON(q, queueKey(it.Due, it.ID), it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: done: %w", err)
+	}
+	return nil
+}
+
+// Dests returns the destinations with queued or dead items, sorted.
+func (o *Outbox) Dests() ([]string, error) {
+	seen := map[string]bool{}
+	err := o.db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			for _, p := range []string{prefixQ, prefixDead} { // a/ and g/ follow q/
+				if d, ok := bytes.CutPrefix(name, []byte(p)); ok && b.Stats().KeyN > 0 {
+					seen[string(d)] = true
+				}
+			}
+			return nil
+		})
+	})
+	out := make([]string, 0, len(seen))
+	for d := range seen {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out, err
+}
+
+// Queued returns the items waiting for dest, earliest due first.
+func (o *Outbox) Queued(dest string) ([]*Item, error) {
+	return o.list(prefixQ + dest)
+}
+
+// Dead returns the dead letters of dest, or of every destination when
+// dest is empty, oldest first.
+func (o *Outbox) Dead(dest string) ([]*Item, error) {
+	if dest != "" {
+		return o.list(prefixDead + dest)
+	}
+	dests, err := o.Dests()
+	if err != nil {
+		return nil, err
+	}
+	var all []*Item
+	for _, d := range dests {
+		items, err := o.list(prefixDead + d)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	return all, nil
+}
+
+func (o *Outbox) list(bucket string) ([]*Item, error) {
+	var items []*Item
+	err := o.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			it := new(Item)
+			if err := json.Unmarshal(v, it); err != nil {
+				return fmt.Errorf("item %x of %s: %w", k, bucket, err)
+			}
+			if err := loadAlerts(tx, it); err != nil {
+				return err
+			}
+			items = append(items, it)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	return items, nil
+}
+
+// Retry moves dead letters back to their queues, due now with their
+// attempts reset: those with the given ids, or all when ids is empty. It
+// returns the items moved.
+func (o *Outbox) Retry(now time.Time, ids []uint64) ([]*Item, error) {
+	want := map[uint64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var moved []*Item
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		moved = nil
+		var deadBuckets [][]byte
+		err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			if bytes.HasPrefix(name, []byte(prefixDead)) {
+				deadBuckets = append(deadBuckets, slices.Clone(name))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, name := range deadBuckets {
+			d := tx.Bucket(name)
+			var keys [][]byte
+			err := d.ForEach(func(k, v []byte) error {
+				if len(want) > 0 && !want[binary.BigEndian.Uint64(k)] {
+					return nil
+				}
+				it := new(Item)
+				if err := json.Unmarshal(v, it); err != nil {
+					return fmt.Errorf("dead item %x: %w", k, err)
+				}
+				if err := loadAlerts(tx, it); err != nil {
+					return err
+				}
+				keys = append(keys, slices.Clone(k))
+				moved = append(moved, it)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if err := d.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		for _, it := range moved {
+			it.Attempts, it.DeadAt, it.Due = 0, time.Time{}, now.UTC()
+			q, err := tx.CreateBucketIfNotExists([]byte(prefixQ + it.Dest))
+			if err != nil {
+				return err
+			}
+			if err := putJSON(q, queueKey(it.Due, it.ID), it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: retry: %w", err)
+	}
+	o.mu.Lock()
+	for _, it := range moved {
+		select {
+		case o.wakeLocked(it.Dest) <- struct{}{}:
+		default:
+		}
+	}
+	o.mu.Unlock()
+	return moved, nil
+}
