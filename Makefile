@@ -2,8 +2,11 @@
 
 GO      ?= go
 FUZZTIME ?= 10s
+# VIGIL_TOOLS is where scripts/tools.sh builds the real servers the delivery
+# tests run against (internal/testsrv).
+VIGIL_TOOLS ?= $(CURDIR)/.cache/tools/bin
 
-.PHONY: all build test vet fmt-check unit fuzz bench clean
+.PHONY: all build test vet fmt-check tools unit fuzz bench clean
 
 all: build
 
@@ -21,8 +24,12 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-unit:
-	$(GO) test -race -shuffle=on -count=1 ./...
+tools:
+	GO=$(GO) VIGIL_TOOLS=$(abspath $(VIGIL_TOOLS)) ./scripts/tools.sh
+
+# unit runs the tests against real servers and never lets them skip.
+unit: tools
+	VIGIL_TOOLS=$(abspath $(VIGIL_TOOLS)) VIGIL_REQUIRE_SERVERS=1 $(GO) test -race -shuffle=on -count=1 ./...
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds the real servers that Vigil's delivery tests run against
+# (Prometheus Alertmanager and Mailpit) from the versions pinned in
+# tools/go.mod, into $VIGIL_TOOLS (default: .cache/tools/bin in the repo).
+#
+# The build runs only when a binary is missing or when the stamp file beside
+# them no longer matches tools/go.mod, tools/go.sum and the Go version, so a
+# second run is a no-op. A cold build takes a few minutes on two cores; see
+# internal/testsrv for how the tests find the binaries.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=${VIGIL_TOOLS:-$repo/.cache/tools/bin}
+mkdir -p "$bin"
+bin=$(cd "$bin" && pwd)
+
+# Each entry is "name package"; the version comes from tools/go.mod.
+tools=(
+	"alertmanager github.com/prometheus/alertmanager/cmd/alertmanager"
+	"mailpit github.com/axllent/mailpit"
+)
+
+# version prints the version that tools/go.mod requires for a module.
+version() {
+	local v
+	v=$(awk -v m="$1" '$1 == m && $2 ~ /^v/ { print $2; exit }' "$repo/tools/go.mod")
+	if [ -z "$v" ]; then
+		echo "tools.sh: $1 is not required by tools/go.mod" >&2
+		exit 1
+	fi
+	echo "$v"
+}
+
+export GOWORK=off
+go=${GO:-go}
+stamp="$bin/.versions"
+am_version=$(version github.com/prometheus/alertmanager)
+mailpit_version=$(version github.com/axllent/mailpit)
+go_version=$("$go" env GOVERSION)
+if command -v sha256sum >/dev/null; then
+	sum=$(cat "$repo/tools/go.mod" "$repo/tools/go.sum" | sha256sum)
+else
+	sum=$(cat "$repo/tools/go.mod" "$repo/tools/go.sum" | shasum -a 256)
+fi
+want="alertmanager $am_version
+mailpit $mailpit_version
+go $go_version
+tools/go.mod+go.sum ${sum%% *}"
+
+summary="alertmanager $am_version, mailpit $mailpit_version"
+
+missing=()
+for t in "${tools[@]}"; do
+	name=${t%% *}
+	[ -x "$bin/$name" ] || missing+=("$name")
+done
+if [ ${#missing[@]} -eq 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+	echo "tools.sh: up to date in $bin ($summary)"
+	exit 0
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "tools.sh: missing in $bin: ${missing[*]}"
+else
+	echo "tools.sh: pinned versions changed since the last build in $bin"
+fi
+
+# Build into a temporary directory beside the binaries and move them in only
+# when every build succeeded, so an interrupted run never leaves a half-built
+# or mismatched set behind.
+tmp=$(mktemp -d "$bin/.build.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+pkgs=()
+for t in "${tools[@]}"; do
+	pkgs+=("${t#* }")
+done
+echo "tools.sh: building $summary with $go_version (a few minutes when cold)"
+start=$(date +%s)
+if ! "$go" build -C "$repo/tools" -mod=readonly -trimpath -buildvcs=false -o "$tmp/" "${pkgs[@]}"; then
+	echo "tools.sh: FAILED to build ${pkgs[*]} (see the errors above)" >&2
+	exit 1
+fi
+for t in "${tools[@]}"; do
+	name=${t%% *}
+	if [ ! -x "$tmp/$name" ]; then
+		echo "tools.sh: FAILED: go build produced no $name binary" >&2
+		exit 1
+	fi
+	mv -f "$tmp/$name" "$bin/$name"
+done
+echo "$want" >"$stamp"
+echo "tools.sh: built ${tools[*]%% *} into $bin in $(($(date +%s) - start))s"
