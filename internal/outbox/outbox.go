@@ -548,3 +548,46 @@ func (o *Outbox) Retry(now time.Time, ids []uint64) ([]*Item, error) {
 	o.mu.Unlock()
 	return moved, nil
 }
+
+// Expedite makes the items of dest that were never tried due at now,
+// closing their groups: for a one-shot run that delivers everything
+// before it exits.
+func (o *Outbox) Expedite(dest string, now time.Time) error {
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		q := tx.Bucket([]byte(prefixQ + dest))
+		if q == nil {
+			return nil
+		}
+		if err := tx.DeleteBucket([]byte(prefixG + dest)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+		limit := queueKey(now, ^uint64(0))
+		var moved []*Item
+		var old [][]byte
+		c := q.Cursor()
+		for k, v := c.Seek(limit); k != nil; k, v = c.Next() {
+			it := new(Item)
+			if err := json.Unmarshal(v, it); err != nil {
+				return fmt.Errorf("item %x of %s: %w", k, dest, err)
+			}
+			if it.Attempts == 0 {
+				it.Due = now.UTC()
+				moved = append(moved, it)
+				old = append(old, slices.Clone(k))
+			}
+		}
+		for i, it := range moved {
+			if err := q.Delete(old[i]); err != nil {
+				return err
+			}
+			if err := putJSON(q, queueKey(it.Due, it.ID), it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: %s: %w", dest, err)
+	}
+	return nil
+}

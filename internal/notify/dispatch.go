@@ -1,0 +1,329 @@
+package notify
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-sec/vigil/internal/alert"
+	"github.com/vigil-sec/vigil/internal/config"
+	"github.com/vigil-sec/vigil/internal/outbox"
+)
+
+// Dispatcher delivers alerts: it routes each to its receivers, queues it
+// in the outbox for each of their destinations, and runs one worker per
+// destination that sends what is due, retries with exponential backoff
+// and jitter, and dead-letters what runs out of attempts. A slow or
+// failing destination holds up only its own worker.
+type Dispatcher struct {
+	ob      *outbox.Outbox
+	router  *Router
+	dests   map[string]Sender   // by destination name
+	byRecv  map[string][]string // receiver -> its destinations
+	recvs   []string
+	max     int
+	initial time.Duration
+	maxWait time.Duration
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+
+	delivered atomic.Int64 // notifications accepted by their destination
+	alerts    atomic.Int64 // alerts in them
+}
+
+// Stats counts what a Flush delivered.
+type Stats struct {
+	Delivered int // notifications accepted
+	Alerts    int // alerts in them
+}
+
+// Defaults for the dispatcher's settings.
+const (
+	DefaultMaxAttempts  = 20
+	DefaultRetryInitial = time.Second
+	DefaultRetryMax     = 5 * time.Minute
+	// batch is how many due items a worker takes at once.
+	batch = 64
+)
+
+// NewDispatcher builds the senders of every configured receiver and the
+// route tree. tagsOf gives a rule's tags for routing.
+func NewDispatcher(cfg config.Notify, ob *outbox.Outbox, o Options, tagsOf func(string) []string, log *slog.Logger) (*Dispatcher, error) {
+	d := &Dispatcher{
+		ob: ob, dests: map[string]Sender{}, byRecv: map[string][]string{},
+		max:     cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts),
+		initial: cmp.Or(cfg.RetryInitial, DefaultRetryInitial),
+		maxWait: cmp.Or(cfg.RetryMax, DefaultRetryMax),
+		timeout: 30 * time.Second,
+		log:     cmp.Or(log, slog.New(slog.DiscardHandler)),
+		now:     time.Now,
+	}
+	if o.ExternalURL == "" {
+		o.ExternalURL = cfg.ExternalURL
+	}
+	for i, r := range cfg.Receivers {
+		if r.Name == "" {
+			return nil, fmt.Errorf("notify.receivers[%d]: a receiver needs a name", i)
+		}
+		if _, dup := d.byRecv[r.Name]; dup {
+			return nil, fmt.Errorf("notify.receivers[%d]: receiver %q is configured twice", i, r.Name)
+		}
+		senders, err := New(r, o)
+		if err != nil {
+			return nil, err
+		}
+		d.recvs = append(d.recvs, r.Name)
+		d.byRecv[r.Name] = nil
+		for _, s := range senders {
+			if _, dup := d.dests[s.Name()]; dup {
+				return nil, fmt.Errorf("notify.receivers[%d]: destination %q is configured twice", i, s.Name())
+			}
+			d.dests[s.Name()] = s
+			d.byRecv[r.Name] = append(d.byRecv[r.Name], s.Name())
+		}
+	}
+	var err error
+	if d.router, err = NewRouter(cfg.Route, d.recvs, tagsOf); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Receivers returns the configured receivers' names, in order.
+func (d *Dispatcher) Receivers() []string { return d.recvs }
+
+// Destinations returns the destinations of a receiver (all when name is
+// empty), sorted.
+func (d *Dispatcher) Destinations(receiver string) []string {
+	var out []string
+	for r, ds := range d.byRecv {
+		if receiver == "" || r == receiver {
+			out = append(out, ds...)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Notify routes alerts and queues them durably; it returns how many
+// (alert, destination) pairs were queued, duplicates within a route's
+// repeat interval not counted. When it returns nil the alerts survive a
+// crash.
+func (d *Dispatcher) Notify(alerts []*alert.Alert) (int, error) {
+	var entries []outbox.Entry
+	for _, a := range alerts {
+		for _, m := range d.router.Route(a) {
+			for _, dest := range d.byRecv[m.Receiver] {
+				entries = append(entries, outbox.Entry{Dest: dest, Receiver: m.Receiver, GroupKey: m.GroupKey,
+					Alert: a, Wait: m.GroupWait, Repeat: m.Repeat})
+			}
+		}
+	}
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	return d.ob.Add(d.now(), entries)
+}
+
+// Run delivers until ctx is done: one worker per destination.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for name := range d.dests {
+		wg.Go(func() { d.worker(ctx, name, time.Time{}) })
+	}
+	wg.Wait()
+}
+
+// worker delivers what is due for dest until ctx is done, or, when
+// until is set, until nothing is due before it.
+func (d *Dispatcher) worker(ctx context.Context, dest string, until time.Time) {
+	wake := d.ob.Wake(dest)
+	for ctx.Err() == nil {
+		items, next, err := d.ob.Due(dest, d.now(), batch)
+		if err != nil {
+			d.log.Error("outbox", "dest", dest, "err", err)
+			next = d.now().Add(time.Second)
+		}
+		if len(items) > 0 {
+			d.deliver(ctx, dest, items)
+			continue
+		}
+		if !until.IsZero() && (next.IsZero() || next.After(until)) {
+			return
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(d.now()), 0)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// deliver sends items in order and records the outcomes in one
+// transaction.
+func (d *Dispatcher) deliver(ctx context.Context, dest string, items []*outbox.Item) {
+	s := d.dests[dest]
+	results := make([]outbox.Result, 0, len(items))
+	for _, it := range items {
+		if s == nil { // a destination no longer configured
+			results = append(results, outbox.Result{Item: it, Err: errors.New("destination not configured")})
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, d.timeout)
+		err := s.Send(sctx, &Notification{Receiver: it.Receiver, GroupKey: it.GroupKey, Alerts: it.Alerts, Test: it.Test})
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			// Shutting down: the item stays as it was and is sent after
+			// the restart.
+			break
+		}
+		r := outbox.Result{Item: it, Err: err}
+		if err != nil {
+			attempts := it.Attempts + 1
+			if !IsPermanent(err) && attempts < d.max {
+				r.Retry = d.now().Add(d.backoff(attempts, RetryAfter(err)))
+			}
+			level := slog.LevelWarn
+			if r.Retry.IsZero() {
+				level = slog.LevelError
+			}
+			d.log.Log(ctx, level, "delivery failed", "dest", dest, "item", it.ID, "alerts", len(it.Alerts),
+				"attempt", attempts, "err", err, "retry_at", r.Retry, "dead", r.Retry.IsZero())
+		} else {
+			d.delivered.Add(1)
+			d.alerts.Add(int64(len(it.Alerts)))
+			d.log.Debug("delivered", "dest", dest, "item", it.ID, "alerts", len(it.Alerts))
+		}
+		results = append(results, r)
+	}
+	if len(results) == 0 {
+		return
+	}
+	if err := d.ob.Done(d.now(), results); err != nil {
+		d.log.Error("outbox", "dest", dest, "err", err)
+	}
+}
+
+// backoff is the wait before attempt n+1: exponential from the initial
+// wait, capped, with jitter over its upper half; a longer wait the
+// destination asked for wins, up to an hour.
+func (d *Dispatcher) backoff(n int, asked time.Duration) time.Duration {
+	w := d.initial
+	for i := 1; i < n && w < d.maxWait; i++ {
+		w *= 2
+	}
+	w = min(w, d.maxWait)
+	w = w/2 + rand.N(w/2+1)
+	if asked > w {
+		w = min(asked, maxRetryAfter)
+	}
+	return w
+}
+
+// Flush delivers everything queued, without waiting for groups to fill,
+// retrying with backoff until ctx is done; what is still undelivered then
+// stays queued for the next run. It is for one-shot runs (`vigil scan
+// --notify`).
+func (d *Dispatcher) Flush(ctx context.Context) Stats {
+	n, a := d.delivered.Load(), d.alerts.Load()
+	now := d.now()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = now.Add(time.Hour)
+	}
+	var wg sync.WaitGroup
+	for name := range d.dests {
+		if err := d.ob.Expedite(name, now); err != nil {
+			d.log.Error("outbox", "dest", name, "err", err)
+		}
+		wg.Go(func() { d.worker(ctx, name, deadline) })
+	}
+	wg.Wait()
+	return Stats{Delivered: int(d.delivered.Load() - n), Alerts: int(d.alerts.Load() - a)}
+}
+
+// Status is what the outbox holds for one destination.
+type Status struct {
+	Dest   string
+	Queued int // notifications waiting
+	Dead   int
+	// LastError is the latest failure of a queued notification.
+	LastError string
+}
+
+// Status reports every configured destination's outbox.
+func (d *Dispatcher) Status() ([]Status, error) {
+	var out []Status
+	for _, dest := range d.Destinations("") {
+		q, err := d.ob.Queued(dest)
+		if err != nil {
+			return nil, err
+		}
+		dead, err := d.ob.Dead(dest)
+		if err != nil {
+			return nil, err
+		}
+		st := Status{Dest: dest, Queued: len(q), Dead: len(dead)}
+		for _, it := range q {
+			if it.LastError != "" {
+				st.LastError = it.LastError
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// TestResult is one destination's answer to a test notification.
+type TestResult struct {
+	Receiver, Dest string
+	Err            error
+	Took           time.Duration
+}
+
+// Test sends a test notification to every destination of receiver (all
+// receivers when empty) directly, not through the outbox, and reports each
+// one's answer.
+func (d *Dispatcher) Test(ctx context.Context, receiver string, a *alert.Alert) ([]TestResult, error) {
+	if receiver != "" {
+		if _, ok := d.byRecv[receiver]; !ok {
+			return nil, fmt.Errorf("receiver %q is not configured", receiver)
+		}
+	}
+	var mu sync.Mutex
+	var out []TestResult
+	var wg sync.WaitGroup
+	for _, r := range d.recvs {
+		if receiver != "" && r != receiver {
+			continue
+		}
+		for _, dest := range d.byRecv[r] {
+			wg.Go(func() {
+				start := time.Now()
+				sctx, cancel := context.WithTimeout(ctx, d.timeout)
+				err := d.dests[dest].Send(sctx, &Notification{Receiver: r, GroupKey: "vigil-test", Alerts: []*alert.Alert{a}, Test: true})
+				cancel()
+				mu.Lock()
+				out = append(out, TestResult{Receiver: r, Dest: dest, Err: err, Took: time.Since(start)})
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	sort.Slice(out, func(i, j int) bool { return out[i].Dest < out[j].Dest })
+	return out, nil
+}
