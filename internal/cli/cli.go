@@ -56,6 +56,8 @@ Usage:
   vigil rules test [PATH...]       run the rules' tests
   vigil rules lint [PATH...]       check user rule files (Vigil and Sigma)
   vigil ip-ranges update           download AWS's IP ranges (ip-ranges.json)
+  vigil notify test                send a test alert to every receiver
+  vigil alerts queue|dead|retry    notifications waiting, dead letters, re-sending
   vigil version                    print the version
 
 Run "vigil COMMAND -h" for a command's flags.
@@ -82,6 +84,10 @@ func run(ctx context.Context, args []string, env Env) error {
 		return rulesCommand(rest, env)
 	case "ip-ranges":
 		return ipRangesCommand(ctx, rest, env)
+	case "notify":
+		return notifyCommand(ctx, rest, env)
+	case "alerts":
+		return alertsCommand(ctx, rest, env)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "vigil %s\n", Version)
 		return nil

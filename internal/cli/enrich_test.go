@@ -24,6 +24,11 @@ func scanAlerts(t *testing.T, args ...string) []alert.Alert {
 	if code != ExitOK && code != ExitFindings {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	return parseAlerts(t, stdout)
+}
+
+func parseAlerts(t *testing.T, stdout string) []alert.Alert {
+	t.Helper()
 	var out []alert.Alert
 	for line := range strings.Lines(stdout) {
 		var a alert.Alert

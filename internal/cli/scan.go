@@ -46,6 +46,9 @@ type scanFlags struct {
 	verbose   bool
 	cpuProf   string
 	memProf   string
+	enrich    bool
+	notify    bool
+	notifyFor time.Duration
 }
 
 func scanCommand(ctx context.Context, args []string, env Env) (err error) {
@@ -60,6 +63,9 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 	fs.IntVar(&f.maxErrors, "max-errors", 50, "show at most `n` bad records individually (all are counted)")
 	fs.BoolVar(&f.progress, "progress", true, "show progress on a terminal")
 	fs.BoolVar(&f.verbose, "v", false, "report every unsupported record, not only the first of each kind")
+	fs.BoolVar(&f.enrich, "enrich", true, "look up every address (GeoIP, AWS's ranges) and account names; --enrich=false skips it")
+	fs.BoolVar(&f.notify, "notify", false, "deliver the alerts through the configured routes and receivers (notify in the configuration)")
+	fs.DurationVar(&f.notifyFor, "notify-timeout", time.Minute, "with --notify: keep retrying failed deliveries this `long` after the scan; what is left stays queued for the next run")
 	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a Go CPU profile of the scan to `file` (for performance reports)")
 	fs.StringVar(&f.memProf, "memprofile", "", "write a Go allocation profile of the scan to `file` (for performance reports)")
 	fs.Usage = func() {
@@ -114,6 +120,7 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 			}
 		}()
 	}
+	f.ruleFlags.noEnrich = !f.enrich
 	setup, err := newSetup(f.ruleFlags, nil, true)
 	if err != nil {
 		return err
@@ -136,6 +143,24 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 	}
 
 	out := newScanOutput(env, f, failOn)
+	if f.notify {
+		dl, err := openDelivery(setup.cfg, setup.statePath, ruleTags(setup.rules.Rules), env.Stderr)
+		if err != nil {
+			return err
+		}
+		defer dl.Close()
+		out.delivery = dl
+		runCtx, stopRun := context.WithCancel(ctx)
+		running := make(chan struct{})
+		go func() { dl.d.Run(runCtx); close(running) }()
+		defer func() {
+			stopRun()
+			<-running
+			if nerr := out.finishNotify(ctx); nerr != nil && (err == nil || errors.Is(err, errFindings) || errors.Is(err, errIncomplete)) {
+				err = nerr
+			}
+		}()
+	}
 	if n := len(setup.rules.Skipped); n > 0 {
 		out.errorf("%s not loaded: they need what Vigil does not support (see vigil rules lint)", plural(n, "Sigma rule"))
 	}
@@ -196,14 +221,18 @@ func selectRules(all []detect.Rule, ids []string) ([]detect.Rule, error) {
 // scanOutput receives pipeline results and writes alerts to stdout and
 // problems and the summary to stderr.
 type scanOutput struct {
-	f        scanFlags
-	failOn   *detect.Severity
-	stdout   *bufio.Writer
-	line     []byte      // the alert being written
-	alert    alert.Alert // and its fields
-	rows     []*alert.Alert
-	failHit  bool
-	writeErr error // the first error writing alerts; later alerts are not written
+	f       scanFlags
+	failOn  *detect.Severity
+	stdout  *bufio.Writer
+	line    []byte      // the alert being written
+	alert   alert.Alert // and its fields
+	rows    []*alert.Alert
+	failHit bool
+
+	delivery  *delivery      // with --notify
+	toNotify  []*alert.Alert // alerts not yet queued
+	notifyErr error          // the first error queueing alerts
+	writeErr  error          // the first error writing alerts; later alerts are not written
 
 	mu           sync.Mutex // guards stderr and progress state
 	stderr       io.Writer
@@ -243,6 +272,12 @@ func (o *scanOutput) Finding(f *detect.Finding) {
 	if int(f.Severity) < len(o.bySeverity) {
 		o.bySeverity[f.Severity]++
 	}
+	if o.delivery != nil && o.notifyErr == nil {
+		o.toNotify = append(o.toNotify, alert.New(f))
+		if len(o.toNotify) >= notifyBatch {
+			o.queueAlerts()
+		}
+	}
 	if o.failOn != nil && f.Severity >= *o.failOn {
 		o.failHit = true
 	}
@@ -262,6 +297,34 @@ func (o *scanOutput) Finding(f *detect.Finding) {
 		return
 	}
 	o.rows = append(o.rows, alert.New(f)) // kept for the table
+}
+
+// notifyBatch is how many alerts go into the outbox in one transaction.
+const notifyBatch = 256
+
+// queueAlerts puts the alerts found so far into the outbox.
+func (o *scanOutput) queueAlerts() {
+	if len(o.toNotify) == 0 || o.notifyErr != nil {
+		return
+	}
+	if _, err := o.delivery.d.Notify(o.toNotify); err != nil {
+		o.notifyErr = err
+		o.errorf("notify: %v: later alerts are not delivered", err)
+	}
+	o.toNotify = o.toNotify[:0]
+}
+
+// finishNotify queues what is left and delivers everything queued within
+// --notify-timeout, then reports.
+func (o *scanOutput) finishNotify(ctx context.Context) error {
+	o.queueAlerts()
+	fctx, cancel := context.WithTimeout(ctx, o.f.notifyFor)
+	defer cancel()
+	stats := o.delivery.d.Flush(fctx)
+	if err := o.delivery.report(o.stderr, stats); err != nil {
+		return err
+	}
+	return o.notifyErr
 }
 
 func (o *scanOutput) RecordError(err *decode.RecordError) {

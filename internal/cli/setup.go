@@ -22,6 +22,8 @@ type ruleFlags struct {
 	config string
 	rules  []string
 	state  string
+	// noEnrich skips enrichment (scan --enrich=false).
+	noEnrich bool
 }
 
 func (f *ruleFlags) register(fs *flag.FlagSet, withState bool) {
@@ -47,6 +49,8 @@ type setup struct {
 	rules  *ruleset.Set
 	enrich pipeline.Enricher
 	geo    *enrich.GeoIP
+	// statePath is the state file in use ("" in memory).
+	statePath string
 }
 
 // newSetup loads the configuration, opens the state and the GeoIP
@@ -74,10 +78,11 @@ func newSetup(f ruleFlags, paths []string, run bool) (*setup, error) {
 		statePath = ""
 	}
 	var err error
+	s.statePath = statePath
 	if s.store, err = state.Open(statePath); err != nil {
 		return nil, err
 	}
-	if run {
+	if run && !f.noEnrich {
 		if s.enrich, err = s.openEnrichment(); err != nil {
 			s.Close()
 			return nil, err

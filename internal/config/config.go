@@ -54,8 +54,14 @@ type Notify struct {
 	// file, else vigil-data/outbox.db.
 	Outbox string `yaml:"outbox"`
 	// MaxAttempts is how many times a notification is tried before it is
-	// dead-lettered; default 10.
+	// dead-lettered; default 20 (about an hour and a half with the
+	// default backoff).
 	MaxAttempts int `yaml:"max_attempts"`
+	// RetryInitial and RetryMax bound the exponential backoff between
+	// attempts (jittered); defaults 1s and 5m. A destination's
+	// Retry-After is honoured up to an hour.
+	RetryInitial time.Duration `yaml:"retry_initial"`
+	RetryMax     time.Duration `yaml:"retry_max"`
 	// Route is the root of the route tree; without one every alert goes to
 	// every receiver.
 	Route     *Route     `yaml:"route"`
@@ -227,7 +233,63 @@ func Parse(name string, b []byte) (*Config, error) {
 	if err := c.validate(&root); err != nil {
 		return nil, err
 	}
+	if err := c.expandSecrets(&root, os.LookupEnv); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// envRef is a reference to an environment variable, ${NAME}.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandSecrets replaces ${NAME} in the receivers' secrets and addresses
+// with the environment variable NAME, so that secrets stay out of the
+// file. A variable that is not set is an error naming the key.
+func (c *Config) expandSecrets(root *yaml.Node, lookup func(string) (string, bool)) error {
+	var errs []error
+	expand := func(path []string, p *string) {
+		*p = envRef.ReplaceAllStringFunc(*p, func(ref string) string {
+			name := ref[2 : len(ref)-1]
+			v, ok := lookup(name)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s:%d: %s: environment variable %s is not set", c.path, lineOf(root, path), joinPath(path), name))
+			}
+			return v
+		})
+	}
+	headers := func(path []string, h map[string]string) {
+		for k, v := range h {
+			expand(append(path, k), &v)
+			h[k] = v
+		}
+	}
+	for i := range c.Notify.Receivers {
+		r := &c.Notify.Receivers[i]
+		at := func(kind, key string) []string { return []string{"notify", "receivers", idx(i), kind, key} }
+		if a := r.Alertmanager; a != nil {
+			for j := range a.URLs {
+				expand(append(at("alertmanager", "urls"), idx(j)), &a.URLs[j])
+			}
+			headers(at("alertmanager", "headers"), a.Headers)
+		}
+		if s := r.Slack; s != nil {
+			expand(at("slack", "webhook_url"), &s.WebhookURL)
+		}
+		if p := r.PagerDuty; p != nil {
+			expand(at("pagerduty", "routing_key"), &p.RoutingKey)
+		}
+		if e := r.Email; e != nil {
+			expand(at("email", "smtp"), &e.SMTP)
+			expand(at("email", "username"), &e.Username)
+			expand(at("email", "password"), &e.Password)
+		}
+		if w := r.Webhook; w != nil {
+			expand(at("webhook", "url"), &w.URL)
+			expand(at("webhook", "secret"), &w.Secret)
+			headers(at("webhook", "headers"), w.Headers)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 var accountID = regexp.MustCompile(`^\d{12}$`)
@@ -283,6 +345,10 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
+
+// Path is the file the configuration was read from ("" when built in
+// code).
+func (c *Config) Path() string { return c.path }
 
 // SensitivePorts returns the configured sensitive ports or the defaults.
 func (c *Config) SensitivePorts() []int {

@@ -49,3 +49,29 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("want three errors, got %v", err)
 	}
 }
+
+func TestSecretsFromEnvironment(t *testing.T) {
+	t.Setenv("VIGIL_TEST_SLACK", "https://hooks.slack.com/services/T/B/secret")
+	t.Setenv("VIGIL_TEST_PW", "pa$$word")
+	c, err := Parse("vigil.yaml", []byte(`notify:
+  receivers:
+    - name: s
+      slack: {webhook_url: "${VIGIL_TEST_SLACK}"}
+    - name: e
+      email: {smtp: "localhost:25", password: "${VIGIL_TEST_PW}", username: "plain $HOME"}
+    - name: w
+      webhook: {url: "https://x.example", headers: {Authorization: "Bearer ${VIGIL_TEST_PW}"}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Notify.Receivers
+	if r[0].Slack.WebhookURL != "https://hooks.slack.com/services/T/B/secret" || r[1].Email.Password != "pa$$word" ||
+		r[1].Email.Username != "plain $HOME" || r[2].Webhook.Headers["Authorization"] != "Bearer pa$$word" {
+		t.Errorf("expanded: %+v %+v %+v", r[0].Slack, r[1].Email, r[2].Webhook)
+	}
+	_, err = Parse("vigil.yaml", []byte("notify:\n  receivers:\n    - name: p\n      pagerduty:\n        routing_key: ${VIGIL_TEST_UNSET_12345}\n"))
+	if err == nil || !strings.Contains(err.Error(), "vigil.yaml:5: notify.receivers[0].pagerduty.routing_key: environment variable VIGIL_TEST_UNSET_12345 is not set") {
+		t.Errorf("unset variable: %v", err)
+	}
+}
