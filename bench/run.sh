@@ -3,7 +3,9 @@
 # same corpus of gzipped CloudTrail log files, in one run, and check the
 # floors: vigil no slower than single-threaded gzip -dc, and under 200 MiB of
 # peak RSS. Then time the same scan with 1,000 generated user rules beside
-# the built-ins, and check that they cost at most 2x. See bench/README.md.
+# the built-ins, and check that they cost at most 2x; the scan with and
+# without enrichment (at most 10% more with it); and alert delivery
+# throughput to a local webhook. See bench/README.md.
 #
 # Usage: bench/run.sh [--regen]
 #
@@ -64,7 +66,7 @@ go build -trimpath -o "$out/timeit" ./bench/timeit
 # (b) The corpus: real CloudTrail records replayed with a fixed seed into
 # gzipped log files of $PER_FILE records. It is built in a temporary directory
 # and moved into place, so an interrupted run never leaves half a corpus.
-flags="-events $EVENTS -per-file $PER_FILE -seed $SEED"
+flags="-events $EVENTS -per-file $PER_FILE -seed $SEED -addrs 5000"
 if [[ $regen == true || ! -d $corpus || ! -f $info ]] || [[ "$(head -n1 "$info")" != "$flags" ]]; then
 	echo "generating the corpus: go run ./bench/corpus $flags"
 	rm -rf "$corpus.tmp"
@@ -158,7 +160,26 @@ go run ./bench/rules -out "$out/rules-corpus" -n 1000 -calls corpus
 	-cmd "rules-corpus=$out/vigil scan --rules $out/rules-corpus --format json --progress=false $corpus > /dev/null" ||
 	{ s=$?; ((s > status)) && status=$s; }
 
+# (g) Enrichment overhead: the same scan with enrichment off, with the
+# default (AWS's ranges, bundled), and with GeoIP City and ASN databases as
+# well (bench/enrich.yaml); floor: at most 10% over enrichment off.
+echo
+echo "== enrichment overhead"
+"$out/timeit" -runs "$RUNS" -warmup 1 \
+	-base enrich-off -check 'enrich-full<=1.1*enrich-off' \
+	-json "$out/results-enrich.json" \
+	-cmd "enrich-off=$out/vigil scan --enrich=false --format json --progress=false $corpus > /dev/null" \
+	-cmd "enrich-aws=$out/vigil scan --format json --progress=false $corpus > /dev/null" \
+	-cmd "enrich-full=$out/vigil scan --config bench/enrich.yaml --format json --progress=false $corpus > /dev/null" ||
+	{ s=$?; ((s > status)) && status=$s; }
+
+# (h) Delivery throughput: alerts through the durable outbox to a webhook
+# on loopback (no floor; reported).
+echo
+echo "== delivery throughput"
+go run ./bench/delivery -alerts 20000
+
 echo
 echo "load after timing: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)"
-echo "results written to $out/results.json and $out/results-rules.json"
+echo "results written to $out/results.json, $out/results-rules.json and $out/results-enrich.json"
 exit $status

@@ -36,7 +36,11 @@ func main() {
 	events := flag.Int("events", 200000, "number of `records` to write")
 	perFile := flag.Int("per-file", 1000, "`records` per file")
 	seed := flag.Uint64("seed", 1, "random `seed`")
+	nAddrs := flag.Int("addrs", 5000, "distinct caller `addresses`")
 	flag.Parse()
+	if *nAddrs < 1 {
+		log.Fatal("-addrs must be at least 1")
+	}
 
 	pool, err := loadPool(*src)
 	if err != nil {
@@ -55,6 +59,14 @@ func main() {
 	accounts := make([]string, 64)
 	for i := range accounts {
 		accounts[i] = fmt.Sprintf("%012d", rng.Int64N(1e12))
+	}
+	// Callers come from a pool of addresses, as in a real trail where the
+	// same people and machines call again and again. Anonymised addresses
+	// in the sources ("253.252.51.07", which no parser accepts) are
+	// replaced too.
+	addrs := make([]netip.Addr, *nAddrs)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{byte(1 + rng.IntN(222)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))})
 	}
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	var total, files, bytesOut int
@@ -75,7 +87,7 @@ func main() {
 				r = pool[rng.IntN(len(pool))]
 			}
 			t := start.Add(time.Duration(total+i) * 37 * time.Millisecond)
-			r.write(&buf, rng, account, region, t)
+			r.write(&buf, rng, addrs, account, region, t)
 		}
 		buf.WriteString("]}")
 		name := fmt.Sprintf("%s_CloudTrail_%s_%s_%08x.json.gz", account, region, start.Add(time.Duration(total)*37*time.Millisecond).Format("20060102T1504Z"), files)
@@ -115,7 +127,7 @@ func parseRecord(raw []byte) (record, error) {
 
 // write writes the record with a fresh eventID, requestID, eventTime,
 // source address, region and account.
-func (r record) write(w *bytes.Buffer, rng *rand.Rand, account, region string, t time.Time) {
+func (r record) write(w *bytes.Buffer, rng *rand.Rand, addrs []netip.Addr, account, region string, t time.Time) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, k := range r.keys {
@@ -134,11 +146,10 @@ func (r record) write(w *bytes.Buffer, rng *rand.Rand, account, region string, t
 		case "awsRegion":
 			b.WriteString(`"` + region + `"`)
 		case "sourceIPAddress":
-			if _, err := netip.ParseAddr(jsonscan.Str(v)); err == nil {
-				a := netip.AddrFrom4([4]byte{byte(1 + rng.IntN(222)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))})
-				b.WriteString(`"` + a.String() + `"`)
+			if looksLikeAddr(jsonscan.Str(v)) {
+				b.WriteString(`"` + addrs[rng.IntN(len(addrs))].String() + `"`)
 			} else {
-				b.Write(v)
+				b.Write(v) // a service name, "AWS Internal"
 			}
 		default:
 			b.Write(v)
@@ -150,6 +161,18 @@ func (r record) write(w *bytes.Buffer, rng *rand.Rand, account, region string, t
 		out = bytes.ReplaceAll(out, []byte(r.account), []byte(account))
 	}
 	w.Write(out)
+}
+
+// looksLikeAddr reports whether s is written like an IP address, even an
+// invalid one, rather than a service name.
+func looksLikeAddr(s string) bool {
+	if s == "" {
+		return false
+	}
+	if strings.Contains(s, ":") {
+		return strings.Trim(s, "0123456789abcdefABCDEF:.") == ""
+	}
+	return strings.Trim(s, "0123456789.") == "" && strings.Count(s, ".") == 3
 }
 
 // loadPool reads every CloudTrail record under dir: Records files (gzipped
