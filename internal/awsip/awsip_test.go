@@ -233,3 +233,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// file is the published format, decoded with encoding/json as an oracle
+// for Parse.
+type file struct {
+	SyncToken  string `json:"syncToken"`
+	CreateDate string `json:"createDate"`
+	Prefixes   []struct {
+		IPPrefix           string `json:"ip_prefix"`
+		Region             string `json:"region"`
+		Service            string `json:"service"`
+		NetworkBorderGroup string `json:"network_border_group"`
+	} `json:"prefixes"`
+	IPv6Prefixes []struct {
+		IPv6Prefix         string `json:"ipv6_prefix"`
+		Region             string `json:"region"`
+		Service            string `json:"service"`
+		NetworkBorderGroup string `json:"network_border_group"`
+	} `json:"ipv6_prefixes"`
+}
+
+func BenchmarkBundled(b *testing.B) {
+	for b.Loop() {
+		if _, err := Bundled(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -82,54 +82,72 @@ func newSetup(f ruleFlags, paths []string, run bool) (*setup, error) {
 	if s.store, err = state.Open(statePath); err != nil {
 		return nil, err
 	}
+	// AWS's ranges are parsed (tens of milliseconds) while the rules
+	// compile; a file that does not parse is still an error at start.
+	enrich := func() (pipeline.Enricher, error) { return nil, nil }
 	if run && !f.noEnrich {
-		if s.enrich, err = s.openEnrichment(); err != nil {
-			s.Close()
-			return nil, err
-		}
+		enrich = s.openEnrichment()
 	}
 	all := append(append(append([]string(nil), s.cfg.Rules...), f.rules...), paths...)
-	if s.rules, err = ruleset.Load(all, rulefile.Options{Config: s.cfg, State: s.store, SkipTests: run}); err != nil {
+	s.rules, err = ruleset.Load(all, rulefile.Options{Config: s.cfg, State: s.store, SkipTests: run})
+	e, eerr := enrich()
+	if err == nil {
+		err = eerr
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.enrich = e
 	return s, nil
 }
 
-// openEnrichment opens what enriches events: the configured GeoIP
-// databases, AWS's ranges (the configured file, else the one `vigil
+// openEnrichment starts opening what enriches events: the configured
+// GeoIP databases, AWS's ranges (the configured file, else the one `vigil
 // ip-ranges update` keeps, else the bundled one) and the account names.
-func (s *setup) openEnrichment() (pipeline.Enricher, error) {
-	var err error
-	if g := s.cfg.GeoIP; g.City != "" || g.Country != "" || g.ASN != "" {
-		place := g.City
-		if place == "" {
-			place = g.Country
+// The returned function waits for it.
+func (s *setup) openEnrichment() func() (pipeline.Enricher, error) {
+	type result struct {
+		ranges *awsip.Ranges
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		path := s.cfg.IPRanges
+		if path == "" {
+			if _, err := os.Stat(defaultIPRangesPath); err == nil {
+				path = defaultIPRangesPath
+			}
 		}
-		if s.geo, err = enrich.OpenGeoIP(place, g.ASN); err != nil {
-			return nil, err
+		if path != "" {
+			r.ranges, r.err = awsip.Load(path)
+		} else {
+			r.ranges, r.err = awsip.Bundled()
 		}
-	}
-	var ranges *awsip.Ranges
-	path := s.cfg.IPRanges
-	if path == "" {
-		if _, err := os.Stat(defaultIPRangesPath); err == nil {
-			path = defaultIPRangesPath
+		done <- r
+	}()
+	return func() (pipeline.Enricher, error) {
+		r := <-done
+		if g := s.cfg.GeoIP; g.City != "" || g.Country != "" || g.ASN != "" {
+			place := g.City
+			if place == "" {
+				place = g.Country
+			}
+			var err error
+			if s.geo, err = enrich.OpenGeoIP(place, g.ASN); err != nil {
+				return nil, err
+			}
 		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		chain := enrich.Chain{enrich.NewAddresses(s.geo, r.ranges)}
+		if len(s.cfg.Accounts) > 0 {
+			chain = append(chain, enrich.NewAccounts(s.cfg.Accounts))
+		}
+		return chain, nil
 	}
-	if path != "" {
-		ranges, err = awsip.Load(path)
-	} else {
-		ranges, err = awsip.Bundled()
-	}
-	if err != nil {
-		return nil, err
-	}
-	chain := enrich.Chain{enrich.NewAddresses(s.geo, ranges)}
-	if len(s.cfg.Accounts) > 0 {
-		chain = append(chain, enrich.NewAccounts(s.cfg.Accounts))
-	}
-	return chain, nil
 }
 
 // Close saves the state and closes the databases.

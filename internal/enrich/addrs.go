@@ -3,7 +3,7 @@ package enrich
 import (
 	"encoding/binary"
 	"net/netip"
-	"sync"
+	"sync/atomic"
 
 	"github.com/vigil-sec/vigil/internal/awsip"
 	"github.com/vigil-sec/vigil/internal/event"
@@ -102,65 +102,47 @@ func (a *Addresses) Enrich(ev *event.Event) {
 		ev.Addrs = addrs
 	}
 	if ev.SourceGeo == nil && ev.SourceIP.IsValid() {
-		ev.SourceGeo = a.Lookup(ev.SourceIP)
+		if len(addrs) > 0 && addrs[0].IP == ev.SourceIP {
+			ev.SourceGeo = addrs[0].Info // the caller, the flow's source, the first remote address
+		} else {
+			ev.SourceGeo = a.Lookup(ev.SourceIP)
+		}
 	}
 	ev.EnrichmentOff = a.off
 }
 
-// cache is a bounded concurrent map from address to answer, in shards,
-// each holding two generations: when the current one is full it becomes
-// the old one and the old one is dropped, so addresses in use survive
-// and memory stays bounded without per-entry bookkeeping.
+// cache is a bounded concurrent cache of answers: a direct-mapped table
+// of immutable entries, each slot replaced atomically. A lookup is a hash,
+// one atomic load and a compare, with no lock; two addresses hashing to
+// one slot evict each other, which costs a recomputation, never a wrong
+// answer.
 type cache struct {
-	shards [cacheShards]cacheShard
+	slots []atomic.Pointer[cacheEntry]
 }
 
-const (
-	cacheShards   = 32
-	cacheShardCap = 4096 // entries per generation per shard: at most 256k cached
-)
-
-type cacheShard struct {
-	mu       sync.Mutex
-	cur, old map[netip.Addr]*event.Geo
-	_        [40]byte // keep shards on separate cache lines
+type cacheEntry struct {
+	addr netip.Addr
+	geo  *event.Geo
 }
 
-func (c *cache) init() {
-	for i := range c.shards {
-		c.shards[i].cur = make(map[netip.Addr]*event.Geo)
-	}
-}
+// cacheSlots is the table's size: 64k answers in 512 KiB of pointers.
+const cacheSlots = 1 << 16
 
-func (c *cache) shard(a netip.Addr) *cacheShard {
+func (c *cache) init() { c.slots = make([]atomic.Pointer[cacheEntry], cacheSlots) }
+
+func (c *cache) slot(a netip.Addr) *atomic.Pointer[cacheEntry] {
 	b := a.As16()
 	h := (binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])) * 0x9e3779b97f4a7c15
-	return &c.shards[h>>(64-5)]
+	return &c.slots[h>>(64-16)]
 }
 
 func (c *cache) get(a netip.Addr) (*event.Geo, bool) {
-	s := c.shard(a)
-	s.mu.Lock()
-	g, ok := s.cur[a]
-	if !ok {
-		if g, ok = s.old[a]; ok {
-			s.insert(a, g)
-		}
+	if e := c.slot(a).Load(); e != nil && e.addr == a {
+		return e.geo, true
 	}
-	s.mu.Unlock()
-	return g, ok
+	return nil, false
 }
 
 func (c *cache) put(a netip.Addr, g *event.Geo) {
-	s := c.shard(a)
-	s.mu.Lock()
-	s.insert(a, g)
-	s.mu.Unlock()
-}
-
-func (s *cacheShard) insert(a netip.Addr, g *event.Geo) {
-	if len(s.cur) >= cacheShardCap {
-		s.old, s.cur = s.cur, make(map[netip.Addr]*event.Geo, cacheShardCap)
-	}
-	s.cur[a] = g
+	c.slot(a).Store(&cacheEntry{addr: a, geo: g})
 }

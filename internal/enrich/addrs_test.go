@@ -127,13 +127,13 @@ func TestAddressesSayWhatIsOff(t *testing.T) {
 	}
 }
 
-// TestCacheAgreesAndIsBounded looks up more distinct addresses than the
-// cache holds, from two goroutines: cached answers agree with direct
-// lookups (checked for one address in 16), and the cache keeps its bound.
+// TestCacheAgreesAndIsBounded looks up four times more distinct addresses
+// than the cache holds, from two goroutines: cached answers agree with
+// direct lookups (checked for one address in 16) whatever was evicted.
 func TestCacheAgreesAndIsBounded(t *testing.T) {
 	a := testAddresses(t)
 	direct := testAddresses(t)
-	n := 3 * cacheShards * cacheShardCap
+	n := 4 * cacheSlots
 	var wg sync.WaitGroup
 	for w := range 2 {
 		wg.Add(1)
@@ -161,16 +161,14 @@ func TestCacheAgreesAndIsBounded(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	total := 0
-	for i := range a.cache.shards {
-		s := &a.cache.shards[i]
-		total += len(s.cur) + len(s.old)
-		if len(s.cur) > cacheShardCap || len(s.old) > cacheShardCap {
-			t.Errorf("shard %d holds %d+%d entries, bound %d each", i, len(s.cur), len(s.old), cacheShardCap)
+	filled := 0
+	for i := range a.cache.slots {
+		if a.cache.slots[i].Load() != nil {
+			filled++
 		}
 	}
-	if total == 0 {
-		t.Error("nothing cached")
+	if filled == 0 || filled > cacheSlots {
+		t.Errorf("%d slots filled of %d", filled, cacheSlots)
 	}
 }
 
