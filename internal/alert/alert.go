@@ -98,6 +98,7 @@ func fill(a *Alert, f *detect.Finding, copyStrings bool, empty map[string]any) {
 		c = strings.Clone
 	}
 	ev := f.Event
+	ev.Enrich()
 	actor := ev.Actor
 	if copyStrings {
 		for _, p := range []*string{&actor.Type, &actor.ARN, &actor.PrincipalID, &actor.Account, &actor.UserName, &actor.AccessKeyID,

@@ -152,6 +152,8 @@ type Event struct {
 	InsightDetails      []byte
 
 	// SourceGeo is where SourceIP is, when enrichment knows; nil otherwise.
+	// SourceGeo, Addrs, AccountInfo and EnrichmentOff are filled the first
+	// time Enrich is called: read them after calling it.
 	SourceGeo *Geo
 	// Addrs are the event's IP addresses (see EachAddr) with what
 	// enrichment knows of them; nil before enrichment.
@@ -189,6 +191,30 @@ type Event struct {
 	memoBuf [3]memoEntry // memo's first entries, without an allocation
 	resBuf  [2]Resource  // see ResourceSpace
 	addrBuf [2]Address   // see AddrSpace
+
+	enricher Enricher // see SetEnricher
+	enriched bool
+}
+
+// Enricher adds context to an event in place (package enrich).
+type Enricher interface {
+	Enrich(ev *Event)
+}
+
+// SetEnricher arranges for en to enrich the event the first time its
+// context is asked for (Enrich). Looking addresses up is done on demand,
+// not for every event, because most events are never looked at again:
+// only rules that read where an address is, and alerts, need it.
+func (e *Event) SetEnricher(en Enricher) { e.enricher, e.enriched = en, false }
+
+// Enrich runs the enricher set with SetEnricher, once: every reader of
+// SourceGeo, Addrs, AccountInfo or EnrichmentOff calls it first. Like
+// Memo, it is called by the one goroutine evaluating the event.
+func (e *Event) Enrich() {
+	if !e.enriched && e.enricher != nil {
+		e.enriched = true
+		e.enricher.Enrich(e)
+	}
 }
 
 // AddrSpace returns an empty slice for an enricher to append the event's

@@ -52,10 +52,12 @@ func (e *Event) Field(name string) (any, bool) {
 	case "resources":
 		return e.resourceFields(), true
 	case "geo":
+		e.Enrich()
 		if g := e.SourceGeo; g != nil {
 			return geoFields(g), true
 		}
 	case "account_info":
+		e.Enrich()
 		if a := e.AccountInfo; a != nil {
 			m := make(map[string]any, 3)
 			put(m, "name", a.Name)
@@ -64,6 +66,7 @@ func (e *Event) Field(name string) (any, bool) {
 			return m, true
 		}
 	case "addresses":
+		e.Enrich()
 		if len(e.Addrs) > 0 {
 			l := make([]any, len(e.Addrs))
 			for i, a := range e.Addrs {

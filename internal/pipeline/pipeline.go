@@ -362,7 +362,7 @@ func (p *Pipeline) process(ctx context.Context, w work) result {
 			r.kinds[ev.Kind]++
 		}
 		if p.opts.Enrich != nil {
-			p.opts.Enrich.Enrich(ev)
+			ev.SetEnricher(p.opts.Enrich) // looked up when first read
 		}
 		var errs []error
 		findings, errs = p.engine.Eval(ctx, ev, findings[:0])

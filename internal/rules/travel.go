@@ -71,7 +71,11 @@ func (r *travelRule) Keys() []detect.Key {
 
 // Eval returns successful sign-ins with a location as candidates.
 func (r *travelRule) Eval(_ context.Context, ev *event.Event) ([]detect.Finding, error) {
-	if ev.SignIn == nil || ev.SignIn.Result != "Success" || ev.SourceGeo == nil || !ev.SourceGeo.HasLocation {
+	if ev.SignIn == nil || ev.SignIn.Result != "Success" {
+		return nil, nil
+	}
+	ev.Enrich()
+	if ev.SourceGeo == nil || !ev.SourceGeo.HasLocation {
 		return nil, nil
 	}
 	who := principalKey(ev)
