@@ -6,39 +6,17 @@
 package awsip
 
 import (
-	"bytes"
 	"cmp"
 	_ "embed" // the bundled ranges
-	"encoding/binary"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-
 	"github.com/vigil-sec/vigil/internal/jsonscan"
 )
-
-// readAll reads r to its end into buf.
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
 
 // Amazon is the service AWS lists for every prefix it announces; a prefix
 // of a particular service is usually listed under AMAZON too.
@@ -303,28 +281,18 @@ func sortLevels(m map[int]*level) []level {
 	return out
 }
 
-// bundled is AWS's ip-ranges.json as of the release (createDate in the
-// file), gzipped, so that AWS addresses are recognised with no download;
-// `vigil ip-ranges update` fetches the current one.
+// bundled is AWS's ip-ranges.json as of the release (createDate in it),
+// in the compact form (binary.go), so that AWS addresses are recognised
+// with no download; `vigil ip-ranges update` fetches the current one.
 //
-//go:embed ip-ranges.json.gz
+//go:embed bundled.bin
 var bundled []byte
 
 // Bundled returns the ranges shipped with Vigil.
 func Bundled() (*Ranges, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(bundled))
+	r, err := ParseBinary(bundled)
 	if err != nil {
-		return nil, fmt.Errorf("bundled ip-ranges.json: %w", err)
-	}
-	// The gzip trailer says how long the file is (it is ours, and small).
-	data := make([]byte, 0, binary.LittleEndian.Uint32(bundled[len(bundled)-4:])+1)
-	data, err = readAll(zr, data)
-	if err != nil {
-		return nil, fmt.Errorf("bundled ip-ranges.json: %w", err)
-	}
-	r, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("bundled ip-ranges.json: %w", err)
+		return nil, fmt.Errorf("bundled ip-ranges: %w", err)
 	}
 	return r, nil
 }

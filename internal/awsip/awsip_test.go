@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"flag"
 	"io"
 	"math/rand/v2"
 	"net/netip"
@@ -259,4 +260,82 @@ func BenchmarkBundled(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite bundled.bin from testdata/aws/ip-ranges")
+
+// TestBundledIsCurrent: the compact ranges Vigil ships are AWS's published
+// file (testdata/aws/ip-ranges), and read back to the same ranges.
+func TestBundledIsCurrent(t *testing.T) {
+	r, err := Parse(published(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := r.MarshalBinary()
+	if *update {
+		if err := os.WriteFile("bundled.bin", want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("bundled.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("bundled.bin is not testdata/aws/ip-ranges/ip-ranges.json.gz (go test ./internal/awsip -update)")
+	}
+	b, err := Bundled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.SyncToken != r.SyncToken || !b.CreateDate.Equal(r.CreateDate) || b.Len() != r.Len() {
+		t.Errorf("bundled %s %v %d, parsed %s %v %d", b.SyncToken, b.CreateDate, b.Len(), r.SyncToken, r.CreateDate, r.Len())
+	}
+	if again := b.MarshalBinary(); !bytes.Equal(again, want) {
+		t.Error("bundled ranges do not write back to the same bytes")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var a netip.Addr
+		if rng.IntN(2) == 0 {
+			a = netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+		} else {
+			var x [16]byte
+			x[0], x[1] = 0x2a, 0x05 // AWS-dense space
+			if rng.IntN(2) == 0 {
+				x[0], x[1] = 0x26, 0x00
+			}
+			for i := 2; i < 16; i++ {
+				x[i] = byte(rng.Uint32())
+			}
+			a = netip.AddrFrom16(x)
+		}
+		want, wok := r.Lookup(a)
+		got, gok := b.Lookup(a)
+		if wok != gok || wok && (want.Prefix != got.Prefix || want.Region != got.Region ||
+			want.NetworkBorderGroup != got.NetworkBorderGroup || !slices.Equal(want.Services, got.Services)) {
+			t.Fatalf("Lookup(%s): bundled %+v, parsed %+v", a, got, want)
+		}
+	}
+}
+
+func FuzzParseBinary(f *testing.F) {
+	r, err := Parse([]byte(`{"syncToken":"1","createDate":"2026-01-02-03-04-05","prefixes":[{"ip_prefix":"3.5.140.0/22","region":"ap-northeast-2","service":"EC2","network_border_group":"ap-northeast-2"}],` +
+		`"ipv6_prefixes":[{"ipv6_prefix":"2406:daf9:a800::/40","region":"ap-southeast-1","service":"S3","network_border_group":"ap-southeast-1"}]}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(r.MarshalBinary())
+	f.Add([]byte(binaryMagic))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseBinary(b)
+		if err != nil {
+			return
+		}
+		// What reads back writes back to something that reads the same.
+		again, err := ParseBinary(r.MarshalBinary())
+		if err != nil || again.Len() != r.Len() || again.SyncToken != r.SyncToken {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
 }
