@@ -333,7 +333,7 @@ func writeItems(env Env, items []*outbox.Item, asJSON, dead bool) error {
 			first = it.Alerts[0].Severity.String() + " " + it.Alerts[0].Title
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\t%s\n", it.ID, it.Dest, len(it.Alerts), it.Attempts, t.Local().Format(time.DateTime),
-			printable(clip(first, 60)), printable(clip(it.LastError, 80)))
+			printable(clip(first, 60)), printable(it.LastError))
 	}
 	return tw.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -175,4 +176,39 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	setup.Close()
+}
+
+// TestAlertsQueue: what a destination that is down has not taken waits in
+// the outbox, and `vigil alerts queue` shows it with the last error.
+func TestAlertsQueue(t *testing.T) {
+	down := newReceiver(t)
+	url := down.URL
+	down.Close() // connection refused from now on
+	dir := t.TempDir()
+	cfg := notifyConfig(t, dir, map[string]string{"down": url}, "")
+	writeFile(t, cfg, strings.Replace(readFile(t, cfg), "max_attempts: 2", "max_attempts: 1000", 1))
+	code, _, stderr := runCLI(t, "", "scan", "--format", "json", "--config", cfg, "--notify", "--notify-timeout", "200ms", "../../samples/eventbridge")
+	if code != ExitOK || !strings.Contains(stderr, "still queued") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, list, stderr := runCLI(t, "", "alerts", "queue", "--config", cfg)
+	if code != ExitOK || !strings.Contains(list, "DUE") || !strings.Contains(list, "down") || !strings.Contains(list, "connection refused") {
+		t.Fatalf("alerts queue: exit %d\n%s%s", code, list, stderr)
+	}
+	code, js, _ := runCLI(t, "", "alerts", "queue", "--config", cfg, "--json")
+	if code != ExitOK || !strings.Contains(js, `"alerts":[{"rule":`) {
+		t.Errorf("alerts queue --json: exit %d\n%s", code, js)
+	}
+	if code, _, stderr := runCLI(t, "", "alerts", "dead", "--config", cfg); code != ExitOK || !strings.Contains(stderr, "no dead letters") {
+		t.Errorf("alerts dead: exit %d: %s", code, stderr)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
