@@ -6,7 +6,6 @@
 package awsip
 
 import (
-	"cmp"
 	_ "embed" // the bundled ranges
 	"fmt"
 	"net/netip"
@@ -46,42 +45,25 @@ func (r *Range) Service() string {
 type Ranges struct {
 	SyncToken  string
 	CreateDate time.Time
-	// v4 and v6 hold, for each prefix length present (longest first),
-	// the ranges of that length by their masked prefix: a lookup tries
-	// each length in turn, so the first hit is the longest prefix.
-	v4, v6 []level
-	n      int
-}
-
-type level struct {
-	bits   int
-	ranges map[netip.Prefix]*Range
+	all        []*Range // every distinct prefix, in address order
+	v4, v6     segments
 }
 
 // Len returns the number of distinct prefixes.
-func (r *Ranges) Len() int { return r.n }
+func (r *Ranges) Len() int { return len(r.all) }
 
-// Lookup returns the most specific range holding a, if AWS lists one.
+// Lookup returns the most specific range holding a, if AWS lists one: a
+// binary search over the disjoint runs the ranges partition the space into.
 // IPv4-mapped IPv6 addresses are looked up as IPv4.
 func (r *Ranges) Lookup(a netip.Addr) (*Range, bool) {
 	if !a.IsValid() {
 		return nil, false
 	}
 	a = a.Unmap()
-	levels := r.v6
 	if a.Is4() {
-		levels = r.v4
+		return r.v4.find(key(a))
 	}
-	for _, l := range levels {
-		p, err := a.Prefix(l.bits)
-		if err != nil {
-			continue
-		}
-		if rg, ok := l.ranges[p]; ok {
-			return rg, true
-		}
-	}
-	return nil, false
+	return r.v6.find(key(a))
 }
 
 // maxFileBytes bounds the file read: AWS's is 2.6 MB in 2026.
@@ -228,17 +210,8 @@ func Parse(data []byte) (*Ranges, error) {
 	if syncToken == "" || n == 0 {
 		return nil, fmt.Errorf("not an ip-ranges.json: no syncToken or no prefixes")
 	}
-	var count4 [33]int
-	var count6 [129]int
-	for p := range byPrefix {
-		if p.Addr().Is6() {
-			count6[p.Bits()]++
-		} else {
-			count4[p.Bits()]++
-		}
-	}
-	levels4, levels6 := map[int]*level{}, map[int]*level{}
-	for p, rg := range byPrefix {
+	all := make([]*Range, 0, len(byPrefix))
+	for _, rg := range byPrefix {
 		slices.SortFunc(rg.Services, func(a, b string) int {
 			// The particular services first, AMAZON last.
 			if (a == Amazon) != (b == Amazon) {
@@ -249,36 +222,10 @@ func Parse(data []byte) (*Ranges, error) {
 			}
 			return strings.Compare(a, b)
 		})
-		levels := levels4
-		if p.Addr().Is6() {
-			levels = levels6
-		}
-		l := levels[p.Bits()]
-		if l == nil {
-			var size int
-			if p.Addr().Is6() {
-				size = count6[p.Bits()]
-			} else {
-				size = count4[p.Bits()]
-			}
-			l = &level{bits: p.Bits(), ranges: make(map[netip.Prefix]*Range, size)}
-			levels[p.Bits()] = l
-		}
-		l.ranges[p] = rg
+		all = append(all, rg)
 	}
-	r.v4, r.v6 = sortLevels(levels4), sortLevels(levels6)
-	r.n = len(byPrefix)
+	r.index(all)
 	return r, nil
-}
-
-// sortLevels orders levels longest prefix first.
-func sortLevels(m map[int]*level) []level {
-	out := make([]level, 0, len(m))
-	for _, l := range m {
-		out = append(out, *l)
-	}
-	slices.SortFunc(out, func(a, b level) int { return cmp.Compare(b.bits, a.bits) })
-	return out
 }
 
 // bundled is AWS's ip-ranges.json as of the release (createDate in it),

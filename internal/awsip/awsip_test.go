@@ -3,8 +3,10 @@ package awsip
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/netip"
@@ -338,4 +340,98 @@ func FuzzParseBinary(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// TestSegmentEdges checks lookups against a linear scan on prefixes that
+// nest at the edges of one another and of the address space (0.0.0.0/0,
+// the last address, IPv6 ::/0 and the last IPv6 address).
+func TestSegmentEdges(t *testing.T) {
+	prefixes := []string{"0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/16", "10.255.255.0/24", "10.255.255.255/32", "255.255.255.255/32",
+		"255.255.255.0/24", "192.168.1.0/24", "192.168.1.128/25", "::/0", "2600::/16", "2600::/32", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
+		"ffff:ffff:ffff:ffff::/64"}
+	var b strings.Builder
+	b.WriteString(`{"syncToken":"1","createDate":"2026-01-01-00-00-00","prefixes":[`)
+	n4 := 0
+	for i, p := range prefixes {
+		if strings.Contains(p, ":") {
+			continue
+		}
+		if n4 > 0 {
+			b.WriteByte(',')
+		}
+		n4++
+		fmt.Fprintf(&b, `{"ip_prefix":%q,"region":"r%d","service":"S%d","network_border_group":"r%d"}`, p, i, i, i)
+	}
+	b.WriteString(`],"ipv6_prefixes":[`)
+	n6 := 0
+	for i, p := range prefixes {
+		if !strings.Contains(p, ":") {
+			continue
+		}
+		if n6 > 0 {
+			b.WriteByte(',')
+		}
+		n6++
+		fmt.Fprintf(&b, `{"ipv6_prefix":%q,"region":"r%d","service":"S%d","network_border_group":"r%d"}`, p, i, i, i)
+	}
+	b.WriteString(`]}`)
+	r, err := Parse([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := ParseBinary(r.MarshalBinary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(a netip.Addr) string {
+		best := netip.Prefix{}
+		for _, s := range prefixes {
+			p := netip.MustParsePrefix(s)
+			if p.Contains(a) && (!best.IsValid() || p.Bits() > best.Bits()) {
+				best = p
+			}
+		}
+		return best.String()
+	}
+	var probes []netip.Addr
+	for _, s := range prefixes {
+		p := netip.MustParsePrefix(s)
+		first, last := span(p)
+		for _, k := range []u128{first, last} {
+			var x [16]byte
+			binary.BigEndian.PutUint64(x[:8], k.hi)
+			binary.BigEndian.PutUint64(x[8:], k.lo)
+			a := netip.AddrFrom16(x)
+			if p.Addr().Is4() {
+				a = a.Unmap()
+			}
+			probes = append(probes, a)
+			if n, ok := k.next(); ok {
+				binary.BigEndian.PutUint64(x[:8], n.hi)
+				binary.BigEndian.PutUint64(x[8:], n.lo)
+				if a := netip.AddrFrom16(x); p.Addr().Is4() && a.Is4In6() || !p.Addr().Is4() {
+					probes = append(probes, a.Unmap())
+				}
+			}
+			if k != (u128{}) {
+				pk := k.prev()
+				binary.BigEndian.PutUint64(x[:8], pk.hi)
+				binary.BigEndian.PutUint64(x[8:], pk.lo)
+				if a := netip.AddrFrom16(x); p.Addr().Is4() && a.Is4In6() || !p.Addr().Is4() {
+					probes = append(probes, a.Unmap())
+				}
+			}
+		}
+	}
+	for _, a := range probes {
+		for name, rs := range map[string]*Ranges{"parsed": r, "compact": bin} {
+			got := "invalid Prefix"
+			if rg, ok := rs.Lookup(a); ok {
+				got = rg.Prefix.String()
+			}
+			if w := want(a); got != w {
+				t.Errorf("%s: Lookup(%s) = %s, want %s", name, a, got, w)
+			}
+		}
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -30,14 +29,7 @@ const binaryMagic = "vigil-ip-ranges/1"
 // MarshalBinary returns the compact form of r, the same bytes for the
 // same ranges.
 func (r *Ranges) MarshalBinary() []byte {
-	var all []*Range
-	for _, levels := range [][]level{r.v4, r.v6} {
-		for _, l := range levels {
-			for _, rg := range l.ranges {
-				all = append(all, rg)
-			}
-		}
-	}
+	all := slices.Clone(r.all)
 	slices.SortFunc(all, func(a, b *Range) int {
 		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
 			return c
@@ -146,8 +138,6 @@ func ParseBinary(b []byte) (*Ranges, error) {
 		return nil, errShort
 	}
 	ranges := make([]Range, count)
-	var count4 [33]int
-	var count6 [129]int
 	for i := range ranges {
 		if len(b) < 2 || b[0] != 4 && b[0] != 6 {
 			return nil, fmt.Errorf("range %d: bad family", i)
@@ -185,34 +175,14 @@ func ParseBinary(b []byte) (*Ranges, error) {
 				return nil, err
 			}
 		}
-		if v6 {
-			count6[bits]++
-		} else {
-			count4[bits]++
-		}
 	}
 	if len(b) != 0 {
 		return nil, errors.New("trailing bytes")
 	}
-	levels := func(counts []int, v6 bool) []level {
-		var out []level
-		for bits := len(counts) - 1; bits >= 0; bits-- {
-			if counts[bits] > 0 {
-				out = append(out, level{bits: bits, ranges: make(map[netip.Prefix]*Range, counts[bits])})
-			}
-		}
-		return out
-	}
-	r.v4, r.v6 = levels(count4[:], false), levels(count6[:], true)
+	all := make([]*Range, len(ranges))
 	for i := range ranges {
-		rg := &ranges[i]
-		ls := r.v4
-		if rg.Prefix.Addr().Is6() {
-			ls = r.v6
-		}
-		at := sort.Search(len(ls), func(j int) bool { return ls[j].bits <= rg.Prefix.Bits() })
-		ls[at].ranges[rg.Prefix] = rg
+		all[i] = &ranges[i]
 	}
-	r.n = len(ranges)
+	r.index(all)
 	return r, nil
 }
