@@ -58,6 +58,7 @@ Usage:
   vigil ip-ranges update           download AWS's IP ranges (ip-ranges.json)
   vigil notify test                send a test alert to every receiver
   vigil alerts queue|dead|retry    notifications waiting, dead letters, re-sending
+  vigil config check FILE          check a configuration file
   vigil version                    print the version
 
 Run "vigil COMMAND -h" for a command's flags.
@@ -88,6 +89,8 @@ func run(ctx context.Context, args []string, env Env) error {
 		return notifyCommand(ctx, rest, env)
 	case "alerts":
 		return alertsCommand(ctx, rest, env)
+	case "config":
+		return configCommand(rest, env)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "vigil %s\n", Version)
 		return nil
