@@ -8,6 +8,7 @@ package awsip
 import (
 	_ "embed" // the bundled ranges
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"slices"
@@ -76,16 +77,14 @@ func Load(path string) (*Ranges, error) {
 		return nil, fmt.Errorf("aws ip ranges: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	// Read the file opened, with its size bounded as it is read: `vigil
+	// ip-ranges update` may replace the path meanwhile.
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("aws ip ranges: %w", err)
+		return nil, fmt.Errorf("aws ip ranges: %s: %w", path, err)
 	}
-	if st.Size() > maxFileBytes {
-		return nil, fmt.Errorf("aws ip ranges: %s: %d bytes, more than the %d an ip-ranges.json can be", path, st.Size(), maxFileBytes)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("aws ip ranges: %w", err)
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("aws ip ranges: %s: more than the %d bytes an ip-ranges.json can be", path, maxFileBytes)
 	}
 	r, err := Parse(data)
 	if err != nil {

@@ -269,21 +269,11 @@ type Status struct {
 func (d *Dispatcher) Status() ([]Status, error) {
 	var out []Status
 	for _, dest := range d.Destinations("") {
-		q, err := d.ob.Queued(dest)
+		queued, dead, lastErr, err := d.ob.Count(dest)
 		if err != nil {
 			return nil, err
 		}
-		dead, err := d.ob.Dead(dest)
-		if err != nil {
-			return nil, err
-		}
-		st := Status{Dest: dest, Queued: len(q), Dead: len(dead)}
-		for _, it := range q {
-			if it.LastError != "" {
-				st.LastError = it.LastError
-			}
-		}
-		out = append(out, st)
+		out = append(out, Status{Dest: dest, Queued: queued, Dead: dead, LastError: lastErr})
 	}
 	return out, nil
 }

@@ -124,6 +124,16 @@ func (o *Outbox) Wake(dest string) <-chan struct{} {
 	return o.wakeLocked(dest)
 }
 
+// wakeUp tells dest's worker that it has items, without blocking.
+func (o *Outbox) wakeUp(dest string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	select {
+	case o.wakeLocked(dest) <- struct{}{}:
+	default:
+	}
+}
+
 func (o *Outbox) wakeLocked(dest string) chan struct{} {
 	c, ok := o.wake[dest]
 	if !ok {
@@ -144,6 +154,21 @@ func idKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
 
 func alertKey(id uint64, i uint32) []byte {
 	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(make([]byte, 0, 12), id), i)
+}
+
+// readItem decodes the item stored under key k of bucket, with its alerts
+// when withAlerts is set.
+func readItem(tx *bolt.Tx, bucket string, k, v []byte, withAlerts bool) (*Item, error) {
+	it := new(Item)
+	if err := json.Unmarshal(v, it); err != nil {
+		return nil, fmt.Errorf("item %x of %s: %w", k, bucket, err)
+	}
+	if withAlerts {
+		if err := loadAlerts(tx, it); err != nil {
+			return nil, err
+		}
+	}
+	return it, nil
 }
 
 // loadAlerts reads an item's alerts.
@@ -270,14 +295,9 @@ func (o *Outbox) Add(now time.Time, entries []Entry) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("outbox: add: %w", err)
 	}
-	o.mu.Lock()
 	for d := range dests {
-		select {
-		case o.wakeLocked(d) <- struct{}{}:
-		default:
-		}
+		o.wakeUp(d)
 	}
-	o.mu.Unlock()
 	return added, nil
 }
 
@@ -333,11 +353,8 @@ func (o *Outbox) Due(dest string, now time.Time, max int) ([]*Item, time.Time, e
 			if len(items) == max {
 				break
 			}
-			it := new(Item)
-			if err := json.Unmarshal(v, it); err != nil {
-				return fmt.Errorf("item %x of %s: %w", k, dest, err)
-			}
-			if err := loadAlerts(tx, it); err != nil {
+			it, err := readItem(tx, prefixQ+dest, k, v, true)
+			if err != nil {
 				return err
 			}
 			items = append(items, it)
@@ -428,6 +445,35 @@ func (o *Outbox) Queued(dest string) ([]*Item, error) {
 	return o.list(prefixQ + dest)
 }
 
+// Count returns how many items wait for dest and how many are dead, and
+// the latest error of a waiting one, without reading their alerts.
+func (o *Outbox) Count(dest string) (queued, dead int, lastErr string, err error) {
+	err = o.db.View(func(tx *bolt.Tx) error {
+		if d := tx.Bucket([]byte(prefixDead + dest)); d != nil {
+			dead = d.Stats().KeyN
+		}
+		q := tx.Bucket([]byte(prefixQ + dest))
+		if q == nil {
+			return nil
+		}
+		return q.ForEach(func(k, v []byte) error {
+			it, err := readItem(tx, prefixQ+dest, k, v, false)
+			if err != nil {
+				return err
+			}
+			queued++
+			if it.LastError != "" {
+				lastErr = it.LastError
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, 0, "", fmt.Errorf("outbox: %w", err)
+	}
+	return queued, dead, lastErr, nil
+}
+
 // Dead returns the dead letters of dest, or of every destination when
 // dest is empty, oldest first.
 func (o *Outbox) Dead(dest string) ([]*Item, error) {
@@ -458,11 +504,8 @@ func (o *Outbox) list(bucket string) ([]*Item, error) {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			it := new(Item)
-			if err := json.Unmarshal(v, it); err != nil {
-				return fmt.Errorf("item %x of %s: %w", k, bucket, err)
-			}
-			if err := loadAlerts(tx, it); err != nil {
+			it, err := readItem(tx, bucket, k, v, true)
+			if err != nil {
 				return err
 			}
 			items = append(items, it)
@@ -503,11 +546,8 @@ func (o *Outbox) Retry(now time.Time, ids []uint64) ([]*Item, error) {
 				if len(want) > 0 && !want[binary.BigEndian.Uint64(k)] {
 					return nil
 				}
-				it := new(Item)
-				if err := json.Unmarshal(v, it); err != nil {
-					return fmt.Errorf("dead item %x: %w", k, err)
-				}
-				if err := loadAlerts(tx, it); err != nil {
+				it, err := readItem(tx, string(name), k, v, true)
+				if err != nil {
 					return err
 				}
 				keys = append(keys, slices.Clone(k))
@@ -538,14 +578,9 @@ func (o *Outbox) Retry(now time.Time, ids []uint64) ([]*Item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox: retry: %w", err)
 	}
-	o.mu.Lock()
 	for _, it := range moved {
-		select {
-		case o.wakeLocked(it.Dest) <- struct{}{}:
-		default:
-		}
+		o.wakeUp(it.Dest)
 	}
-	o.mu.Unlock()
 	return moved, nil
 }
 
@@ -566,9 +601,9 @@ func (o *Outbox) Expedite(dest string, now time.Time) error {
 		var old [][]byte
 		c := q.Cursor()
 		for k, v := c.Seek(limit); k != nil; k, v = c.Next() {
-			it := new(Item)
-			if err := json.Unmarshal(v, it); err != nil {
-				return fmt.Errorf("item %x of %s: %w", k, dest, err)
+			it, err := readItem(tx, prefixQ+dest, k, v, false)
+			if err != nil {
+				return err
 			}
 			if it.Attempts == 0 {
 				it.Due = now.UTC()

@@ -81,6 +81,9 @@ func TestRetryDeadAndRestart(t *testing.T) {
 	if err := o.Done(t0, []Result{{Item: items[0], Err: boom, Retry: t0.Add(time.Minute)}, {Item: items[1], Err: boom}}); err != nil {
 		t.Fatal(err)
 	}
+	if q, d, last, err := o.Count("am/1"); q != 1 || d != 1 || last != "connection refused" || err != nil {
+		t.Errorf("Count = %d queued, %d dead, %q, %v", q, d, last, err)
+	}
 	if got, next, _ := o.Due("am/1", t0.Add(time.Second), 10); len(got) != 0 || !next.Equal(t0.Add(time.Minute)) {
 		t.Errorf("rescheduled item due early: %d, next %v", len(got), next)
 	}
