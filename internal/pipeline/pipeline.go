@@ -33,9 +33,13 @@ type Handler interface {
 
 // PayloadResult reports a payload once all its records are handled.
 type PayloadResult struct {
-	Name   string
+	Name string
+	// Job is the payload as RunStream was given it; nil in Run.
+	Job    *source.Job
 	Info   decode.Info
 	Events int
+	// Kinds counts the payload's events by kind.
+	Kinds [event.NumKinds]int64
 	// Err is set when the payload as a whole failed (open, read, gzip,
 	// unknown format, limits). Records before the failure were processed.
 	Err error
@@ -157,6 +161,7 @@ type result struct {
 	events  int
 
 	done    bool
+	job     *source.Job
 	batches int
 	info    decode.Info
 	err     error
@@ -230,6 +235,30 @@ func (c *credits) advance(cur int) {
 // input is done, or as soon as ctx is cancelled (then with ctx's error,
 // leaving any reader blocked in a read to finish on its own).
 func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (Stats, error) {
+	jobs := make(chan source.Job)
+	go func() {
+		defer close(jobs)
+		for i := range inputs {
+			select {
+			case jobs <- source.Job{Input: inputs[i]}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return p.run(ctx, jobs, h, false)
+}
+
+// RunStream processes jobs as they arrive, until jobs is closed and every
+// job taken is done, or ctx is cancelled. Results come in the order the
+// jobs were received; PayloadDone carries the job, and the Handler calls
+// its Done once it has put the payload's alerts somewhere safe. Closing
+// jobs is the graceful way to stop: what was taken is finished first.
+func (p *Pipeline) RunStream(ctx context.Context, jobs <-chan source.Job, h Handler) (Stats, error) {
+	return p.run(ctx, jobs, h, true)
+}
+
+func (p *Pipeline) run(ctx context.Context, jobs <-chan source.Job, h Handler, stream bool) (Stats, error) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -237,7 +266,11 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 	workers := p.opts.Workers
 	// At most this many payloads are open at once.
 	window := make(chan struct{}, 2*workers+2)
-	todo := make(chan int)
+	type todoItem struct {
+		idx int
+		job *source.Job
+	}
+	todo := make(chan todoItem)
 	workCh := make(chan work, 2*workers)
 	results := make(chan result, 4*workers)
 	cr := newCredits(ctx, 4*workers)
@@ -245,14 +278,24 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 	var readers, decoders sync.WaitGroup
 	go func() {
 		defer close(todo)
-		for i := range inputs {
+		for i := 0; ; i++ {
 			select {
 			case window <- struct{}{}:
 			case <-ctx.Done():
 				return
 			}
+			var job *source.Job
 			select {
-			case todo <- i:
+			case j, ok := <-jobs:
+				if !ok {
+					return
+				}
+				job = &j
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case todo <- todoItem{i, job}:
 			case <-ctx.Done():
 				return
 			}
@@ -267,10 +310,10 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			for i := range todo {
-				n, info, err := p.split(ctx, i, inputs[i], workCh, cr)
+			for t := range todo {
+				n, info, err := p.split(ctx, t.idx, t.job.Input, workCh, cr)
 				select {
-				case results <- result{payload: i, done: true, batches: n, info: info, err: err}:
+				case results <- result{payload: t.idx, done: true, job: t.job, batches: n, info: info, err: err}:
 				case <-ctx.Done():
 					return
 				}
@@ -298,7 +341,7 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 		close(results)
 	}()
 
-	st := p.collect(ctx, inputs, results, window, cr, h)
+	st := p.collect(ctx, results, window, cr, h, stream)
 	st.Duration = time.Since(start)
 	if err := ctx.Err(); err != nil {
 		return st, err
@@ -399,7 +442,7 @@ func (p *Pipeline) decodeFrame(f *decode.Frame, yield decode.Yield, r *result) {
 }
 
 // collect reorders results into input order and hands them to h.
-func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <-chan result, window <-chan struct{}, cr *credits, h Handler) Stats {
+func (p *Pipeline) collect(ctx context.Context, results <-chan result, window <-chan struct{}, cr *credits, h Handler, stream bool) Stats {
 	st := Stats{
 		EventsByKind: map[event.Kind]int64{},
 		Findings:     map[string]int{},
@@ -410,6 +453,7 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 		done    *result
 		next    int
 		events  int
+		kinds   [event.NumKinds]int64
 	}
 	state := map[int]*pending{}
 	get := func(i int) *pending {
@@ -443,7 +487,7 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 			ps.batches[r.seq] = r
 		}
 		// Emit everything that is now in order.
-		for cur < len(inputs) {
+		for {
 			ps := get(cur)
 			for {
 				b, ok := ps.batches[ps.next]
@@ -460,6 +504,7 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 				for k, n := range b.kinds {
 					if n > 0 {
 						st.EventsByKind[event.Kind(k)] += n
+						ps.kinds[k] += n
 					}
 				}
 				for _, it := range b.items {
@@ -507,7 +552,11 @@ func (p *Pipeline) collect(ctx context.Context, inputs []source.Input, results <
 			if ps.done.err != nil {
 				st.PayloadsFailed++
 			}
-			h.PayloadDone(PayloadResult{Name: inputs[cur].Name, Info: ps.done.info, Events: ps.events, Err: ps.done.err})
+			pr := PayloadResult{Name: ps.done.job.Input.Name, Info: ps.done.info, Events: ps.events, Kinds: ps.kinds, Err: ps.done.err}
+			if stream {
+				pr.Job = ps.done.job
+			}
+			h.PayloadDone(pr)
 			p.payloads.Add(1)
 			delete(state, cur)
 			cur++

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-sec/vigil/internal/decode"
 	"github.com/vigil-sec/vigil/internal/detect"
+	"github.com/vigil-sec/vigil/internal/event"
 	"github.com/vigil-sec/vigil/internal/rules"
 	"github.com/vigil-sec/vigil/internal/source"
 )
@@ -308,4 +309,68 @@ func TestCancelWhileReadBlocks(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return while a read was blocked")
 	}
+}
+
+// TestRunStream checks the daemon's mode: jobs arrive one by one (the
+// test waits for each result before sending the next, as a live source
+// might), results come back in arrival order with the job attached, and
+// closing the channel finishes what was taken and returns.
+func TestRunStream(t *testing.T) {
+	jobs := make(chan source.Job)
+	got := make(chan PayloadResult, 32)
+	h := &streamRecorder{done: got}
+	p := newPipeline(t, 2)
+	stats := make(chan Stats, 1)
+	go func() {
+		st, err := p.RunStream(context.Background(), jobs, h)
+		if err != nil {
+			t.Error(err)
+		}
+		stats <- st
+	}()
+	for i := range 5 {
+		id := fmt.Sprintf("s%d", i)
+		jobs <- source.Job{Input: memInput(id, publicACL(id)), Source: "test"}
+		select {
+		case pr := <-got:
+			if pr.Job == nil || pr.Job.Source != "test" || pr.Name != id || pr.Events != 1 || pr.Kinds[event.KindCloudTrail] != 1 {
+				t.Fatalf("job %d: got %+v", i, pr)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("job %d not finished while the stream stays open", i)
+		}
+	}
+	// Several at once, then close: all are finished, in order.
+	for i := range 20 {
+		id := fmt.Sprintf("b%d", i)
+		jobs <- source.Job{Input: memInput(id, publicACL(id))}
+	}
+	close(jobs)
+	var names []string
+	for range 20 {
+		names = append(names, (<-got).Name)
+	}
+	st := <-stats
+	if st.Payloads != 25 || st.Findings["aws-s3-bucket-acl-public"] != 25 {
+		t.Errorf("stats %+v", st)
+	}
+	for i, n := range names {
+		if n != fmt.Sprintf("b%d", i) {
+			t.Fatalf("out of order: %v", names)
+		}
+	}
+	if len(h.findings) != 25 {
+		t.Errorf("%d findings, want 25", len(h.findings))
+	}
+}
+
+type streamRecorder struct {
+	recorder
+	findings []string
+	done     chan PayloadResult
+}
+
+func (r *streamRecorder) Finding(f *detect.Finding) { r.findings = append(r.findings, f.Event.ID) }
+func (r *streamRecorder) PayloadDone(p PayloadResult) {
+	r.done <- p
 }
