@@ -49,6 +49,10 @@ type Alert struct {
 	// ("geoip", "asn", "aws-ip-ranges"), so a reader knows an empty
 	// field means "not looked up", not "nothing found".
 	EnrichmentOff []string `json:"enrichment_off,omitempty"`
+	// ReceivedAt is when Vigil received the event, for a daemon that
+	// takes events as they come (zero in file scans): the gap from
+	// EventTime is AWS's delivery delay, the gap to delivery Vigil's.
+	ReceivedAt time.Time `json:"received_at,omitzero"`
 }
 
 // Address is one IP address of the event and what enrichment knows of it.

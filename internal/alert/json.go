@@ -123,6 +123,11 @@ func (a *Alert) AppendJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	if !a.ReceivedAt.IsZero() {
+		b = append(b, `,"received_at":"`...)
+		b = a.ReceivedAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
 	return append(b, '}'), nil
 }
 

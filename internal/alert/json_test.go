@@ -31,6 +31,7 @@ func sampleAlertAt(s string, details map[string]any, lat float64) *Alert {
 		Actor:    Actor{Name: s, Actor: event.Actor{Type: "IAMUser", ARN: s, UserName: s, MFA: event.True, SessionName: s, SourceIdentity: s}},
 		SourceIP: "192.0.2.1", UserAgent: s, Service: "s3.amazonaws.com", Action: "PutBucketAcl", Resource: s,
 		Details: details, Origin: event.Origin{Source: s, Index: 3, Line: 7, Offset: 99, Path: s}, DedupKey: "abc",
+		ReceivedAt: time.Date(2026, 11, 20, 9, 0, 2, 500, time.FixedZone("x", 3600)),
 	}
 }
 
