@@ -37,7 +37,25 @@ type Dispatcher struct {
 
 	delivered atomic.Int64 // notifications accepted by their destination
 	alerts    atomic.Int64 // alerts in them
+	observe   func(Attempt)
 }
+
+// Attempt is one try at delivering a notification, as an observer (the
+// daemon's metrics) sees it.
+type Attempt struct {
+	Dest     string
+	Receiver string
+	Alerts   []*alert.Alert
+	// Err is nil when the destination accepted it; Dead says it will not
+	// be tried again.
+	Err  error
+	Dead bool
+	At   time.Time
+}
+
+// Observe makes the dispatcher call fn after every delivery attempt, from
+// the destination's worker. Set it before Run.
+func (d *Dispatcher) Observe(fn func(Attempt)) { d.observe = fn }
 
 // Stats counts what a Flush delivered.
 type Stats struct {
@@ -209,6 +227,9 @@ func (d *Dispatcher) deliver(ctx context.Context, dest string, items []*outbox.I
 			d.log.Debug("delivered", "dest", dest, "item", it.ID, "alerts", len(it.Alerts))
 		}
 		results = append(results, r)
+		if d.observe != nil {
+			d.observe(Attempt{Dest: dest, Receiver: it.Receiver, Alerts: it.Alerts, Err: err, Dead: err != nil && r.Retry.IsZero(), At: d.now()})
+		}
 	}
 	if len(results) == 0 {
 		return
