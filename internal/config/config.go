@@ -8,12 +8,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -40,8 +43,91 @@ type Config struct {
 	IPRanges string `yaml:"ip_ranges"`
 	// Notify says where alerts go.
 	Notify Notify `yaml:"notify"`
+	// Serve configures the daemon, `vigil serve`.
+	Serve Serve `yaml:"serve"`
 
 	path string
+}
+
+// Serve configures `vigil serve`: where it listens and keeps its data, and
+// the sources it takes events from. Without it the daemon watches ./inbox,
+// keeps its data in ./vigil-data and listens on 127.0.0.1:8080.
+type Serve struct {
+	// Listen is the HTTP address (ingest, SNS, API, metrics); default
+	// 127.0.0.1:8080. Beyond loopback, ingest needs a token or an HMAC
+	// secret.
+	Listen string `yaml:"listen"`
+	// DataDir holds the spool, the alert store, the inbox ledger and the
+	// SQS dead letters (and the outbox and state unless set elsewhere);
+	// default vigil-data.
+	DataDir string `yaml:"data_dir"`
+	// AlertRetention is how long the API keeps alerts; default 720h.
+	AlertRetention time.Duration `yaml:"alert_retention"`
+	// Console prints each alert as a JSON line on standard output; default
+	// true.
+	Console *bool  `yaml:"console"`
+	Ingest  Ingest `yaml:"ingest"`
+	SNS     SNS    `yaml:"sns"`
+	SQS     []SQS  `yaml:"sqs"`
+	Inbox   Inbox  `yaml:"inbox"`
+	S3      S3     `yaml:"s3"`
+	// SpoolMaxBytes bounds what is received but not yet processed; beyond
+	// it HTTP ingest answers 429. Default 256 MiB.
+	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
+}
+
+// Ingest configures POST /ingest.
+type Ingest struct {
+	// Tokens are accepted as "Authorization: Bearer TOKEN".
+	Tokens []string `yaml:"tokens"`
+	// HMACSecret accepts requests signed like Vigil's own webhooks:
+	// X-Vigil-Timestamp and X-Vigil-Signature: sha256=hex(HMAC-SHA256(
+	// secret, timestamp + "." + body)).
+	HMACSecret string `yaml:"hmac_secret"`
+	// MaxBodyBytes is the largest request body; default 16 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// SNS configures POST /sns, the endpoint of SNS HTTP(S) subscriptions.
+type SNS struct {
+	// Topics are the topic ARNs whose subscriptions are confirmed and
+	// whose messages are accepted; * matches within one ARN part. Empty
+	// turns the endpoint off.
+	Topics []string `yaml:"topics"`
+}
+
+// SQS is one queue to poll.
+type SQS struct {
+	QueueURL string `yaml:"queue_url"`
+	Region   string `yaml:"region"`
+	// Endpoint overrides the SQS endpoint (an SQS-compatible server).
+	Endpoint string `yaml:"endpoint"`
+	// Workers is how many receive loops run; default 2.
+	Workers int `yaml:"workers"`
+	// MaxReceives is how many receives a message gets before it is
+	// dead-lettered; default 5.
+	MaxReceives int `yaml:"max_receives"`
+	// DeadLetterQueueURL, if set, receives poison messages (they are
+	// also written under the data directory).
+	DeadLetterQueueURL string `yaml:"dead_letter_queue_url"`
+	// VisibilityTimeout is what Vigil extends a message's visibility by
+	// while it works on it; default 60s.
+	VisibilityTimeout time.Duration `yaml:"visibility_timeout"`
+}
+
+// Inbox is the watched folder.
+type Inbox struct {
+	// Dir is the folder; default inbox. "-" turns the watch off.
+	Dir string `yaml:"dir"`
+}
+
+// S3 says how S3 objects named by notifications are read.
+type S3 struct {
+	Region string `yaml:"region"`
+	// Endpoint overrides the S3 endpoint (an S3-compatible server);
+	// PathStyle addresses buckets in the path.
+	Endpoint  string `yaml:"endpoint"`
+	PathStyle bool   `yaml:"path_style"`
 }
 
 // Notify configures alert delivery: receivers, the route tree that picks
@@ -202,7 +288,10 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&c.GeoIP.City, &c.GeoIP.ASN, &c.GeoIP.Country, &c.State, &c.IPRanges, &c.Notify.Outbox} {
+	for _, p := range []*string{&c.GeoIP.City, &c.GeoIP.ASN, &c.GeoIP.Country, &c.State, &c.IPRanges, &c.Notify.Outbox, &c.Serve.DataDir, &c.Serve.Inbox.Dir} {
+		if *p == "-" {
+			continue
+		}
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -289,6 +378,13 @@ func (c *Config) expandSecrets(root *yaml.Node, lookup func(string) (string, boo
 			headers(at("webhook", "headers"), w.Headers)
 		}
 	}
+	for i := range c.Serve.Ingest.Tokens {
+		expand([]string{"serve", "ingest", "tokens", idx(i)}, &c.Serve.Ingest.Tokens[i])
+	}
+	expand([]string{"serve", "ingest", "hmac_secret"}, &c.Serve.Ingest.HMACSecret)
+	for i := range c.Serve.SQS {
+		expand([]string{"serve", "sqs", idx(i), "queue_url"}, &c.Serve.SQS[i].QueueURL)
+	}
 	return errors.Join(errs...)
 }
 
@@ -331,7 +427,57 @@ func (c *Config) validate(root *yaml.Node) error {
 			bad([]string{"network", "sensitive_ports", idx(i)}, "port %d out of range", p)
 		}
 	}
+	c.Serve.validate(bad)
 	return errors.Join(errs...)
+}
+
+func (s *Serve) validate(bad func(path []string, format string, args ...any)) {
+	at := func(p ...string) []string { return append([]string{"serve"}, p...) }
+	if s.Listen != "" {
+		if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+			bad(at("listen"), "%v (want host:port, e.g. 127.0.0.1:8080)", err)
+		}
+	}
+	if s.AlertRetention < 0 {
+		bad(at("alert_retention"), "must not be negative")
+	}
+	if s.SpoolMaxBytes < 0 {
+		bad(at("spool_max_bytes"), "must not be negative")
+	} else if s.SpoolMaxBytes > 0 && s.SpoolMaxBytes < 1<<20 {
+		bad(at("spool_max_bytes"), "%d is too small (at least 1 MiB)", s.SpoolMaxBytes)
+	}
+	if s.Ingest.MaxBodyBytes < 0 || s.Ingest.MaxBodyBytes > 1<<30 {
+		bad(at("ingest", "max_body_bytes"), "must be between 0 (default 16 MiB) and 1 GiB")
+	}
+	for i, t := range s.Ingest.Tokens {
+		if t == "" {
+			bad(at("ingest", "tokens", idx(i)), "empty token")
+		}
+	}
+	for i, t := range s.SNS.Topics {
+		if !strings.HasPrefix(t, "arn:") {
+			bad(at("sns", "topics", idx(i)), "%q is not a topic ARN", t)
+		}
+	}
+	for i, q := range s.SQS {
+		p := func(k string) []string { return at("sqs", idx(i), k) }
+		if q.QueueURL == "" {
+			bad(p("queue_url"), "required")
+		} else if u, err := url.Parse(q.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			if !envRef.MatchString(q.QueueURL) {
+				bad(p("queue_url"), "%q is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)", q.QueueURL)
+			}
+		}
+		if q.Workers < 0 || q.Workers > 64 {
+			bad(p("workers"), "must be between 0 (default 2) and 64")
+		}
+		if q.MaxReceives < 0 {
+			bad(p("max_receives"), "must not be negative")
+		}
+		if q.VisibilityTimeout != 0 && (q.VisibilityTimeout < time.Second || q.VisibilityTimeout > 12*time.Hour) {
+			bad(p("visibility_timeout"), "must be between 1s and 12h")
+		}
+	}
 }
 
 // ParsePrefix reads a CIDR or a single address (as a /32 or /128).
