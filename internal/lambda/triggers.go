@@ -1,0 +1,114 @@
+package lambda
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vigil-sec/vigil/internal/jsonscan"
+	"github.com/vigil-sec/vigil/internal/source"
+)
+
+// sqs turns an SQS batch into one item per message, named by messageId.
+func (h *Handler) sqs(ctx context.Context, records []byte) *invocation {
+	inv := &invocation{trigger: "sqs"}
+	it := jsonscan.NewTrustedArrayIter(records)
+	for it.Next() {
+		var k members
+		if it.Kind() != jsonscan.Object || k.scan(it.Value()) != nil {
+			inv.items = append(inv.items, item{
+				name: fmt.Sprintf("lambda:sqs/Records[%d]", it.Index()),
+				err:  fmt.Errorf("Records[%d]: not an object", it.Index()),
+			})
+			continue
+		}
+		m := item{id: k.str("messageId")}
+		m.name = "lambda:sqs/" + m.id
+		if m.id == "" {
+			m.name = fmt.Sprintf("lambda:sqs/Records[%d]", it.Index())
+		}
+		switch {
+		case k.str("eventSource") != "aws:sqs":
+			m.err = fmt.Errorf("Records[%d]: eventSource %q in an SQS batch", it.Index(), k.str("eventSource"))
+		case k.kind("body") != jsonscan.String:
+			m.err = fmt.Errorf("Records[%d].body: missing or not a string", it.Index())
+		default:
+			m.inputs, m.err = h.expand(ctx, m.name, []byte(k.str("body")))
+		}
+		inv.items = append(inv.items, m)
+	}
+	return inv
+}
+
+// sns turns an SNS event into one item per record, whose payload is the
+// message, named by MessageId.
+func (h *Handler) sns(ctx context.Context, records []byte) *invocation {
+	inv := &invocation{trigger: "sns"}
+	it := jsonscan.NewTrustedArrayIter(records)
+	for it.Next() {
+		m := item{name: fmt.Sprintf("lambda:sns/Records[%d]", it.Index())}
+		var k, msg members
+		switch {
+		case it.Kind() != jsonscan.Object || k.scan(it.Value()) != nil:
+			m.err = fmt.Errorf("Records[%d]: not an object", it.Index())
+		case k.str("EventSource") != "aws:sns":
+			m.err = fmt.Errorf("Records[%d]: EventSource %q in an SNS event", it.Index(), k.str("EventSource"))
+		case k.kind("Sns") != jsonscan.Object || msg.scan(k.get("Sns")) != nil:
+			m.err = fmt.Errorf("Records[%d].Sns: missing or not an object", it.Index())
+		case msg.kind("Message") != jsonscan.String:
+			m.err = fmt.Errorf("Records[%d].Sns.Message: missing or not a string", it.Index())
+		default:
+			if id := msg.str("MessageId"); id != "" {
+				m.name = "lambda:sns/" + id
+			}
+			m.inputs, m.err = h.expand(ctx, m.name, []byte(msg.str("Message")))
+		}
+		inv.items = append(inv.items, m)
+	}
+	return inv
+}
+
+// s3 turns an S3 event notification into one item: the objects it names.
+func (h *Handler) s3(ctx context.Context, payload, records []byte) *invocation {
+	m := item{name: "lambda:s3"}
+	if id := lookupStr(records, "responseElements", "x-amz-request-id"); id != "" {
+		m.name += "/" + id
+	}
+	p, err := s3Records(records)
+	if err != nil {
+		m.err = err
+	} else {
+		m.inputs, m.err = h.inputs(ctx, m.name, payload, p)
+	}
+	return &invocation{trigger: "s3", items: []item{m}}
+}
+
+// eventBridge turns an EventBridge event into one item: the event itself,
+// or the object an S3 "Object Created" event names.
+func (h *Handler) eventBridge(ctx context.Context, b []byte, k *members) *invocation {
+	m := item{name: "lambda:eventbridge/" + k.str("id")}
+	if isS3Created(k) {
+		o, err := eventBridgeObject(k)
+		if err != nil {
+			m.err = err
+		} else {
+			m.inputs, m.err = h.inputs(ctx, m.name, b, pointers{objects: []object{o}})
+		}
+	} else {
+		m.inputs = []source.Input{source.Bytes(m.name, b)}
+	}
+	return &invocation{trigger: "eventbridge", items: []item{m}}
+}
+
+// expand returns the payloads a message body (SQS) or message (SNS)
+// stands for: the S3 objects it points at, or else the body itself, named
+// name.
+func (h *Handler) expand(ctx context.Context, name string, body []byte) ([]source.Input, error) {
+	p, ok, err := references(body, 0)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return []source.Input{source.Bytes(name, body)}, nil
+	}
+	return h.inputs(ctx, name, body, p)
+}
