@@ -115,6 +115,13 @@ func signWebhook(secret []byte, ts string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// SignWebhook returns the X-Vigil-Signature value for body sent at ts
+// (the X-Vigil-Timestamp value): how a sender signs requests to Vigil's
+// own ingest endpoint.
+func SignWebhook(secret, ts string, body []byte) string {
+	return signWebhook([]byte(secret), ts, body)
+}
+
 // VerifyWebhook reports whether sig, an X-Vigil-Signature header value,
 // signs body sent at ts (the X-Vigil-Timestamp header value) with
 // secret. It compares in constant time. It does not judge ts: a
