@@ -58,6 +58,8 @@ Usage:
   vigil ip-ranges update           download AWS's IP ranges (ip-ranges.json)
   vigil notify test                send a test alert to every receiver
   vigil alerts queue|dead|retry    notifications waiting, dead letters, re-sending
+  vigil serve                      run as a service: HTTP/SNS ingest, SQS, a watched folder, API
+  vigil lambda                     run as an AWS Lambda function (detected in Lambda too)
   vigil config check FILE          check a configuration file
   vigil version                    print the version
 
@@ -74,6 +76,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 }
 
 func run(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 && inLambda() {
+		// Lambda starts the bootstrap without arguments.
+		return lambdaCommand(ctx, nil, env)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(env.Stderr, mainUsage)
 		return usagef("no command given")
@@ -91,6 +97,10 @@ func run(ctx context.Context, args []string, env Env) error {
 		return alertsCommand(ctx, rest, env)
 	case "config":
 		return configCommand(rest, env)
+	case "serve":
+		return serveCommand(ctx, rest, env)
+	case "lambda":
+		return lambdaCommand(ctx, rest, env)
 	case "version", "--version":
 		fmt.Fprintf(env.Stdout, "vigil %s\n", Version)
 		return nil

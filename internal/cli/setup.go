@@ -63,14 +63,19 @@ type setup struct {
 // persists on disk, and the built-in rules are compiled without their
 // tests, which only the rules commands use.
 func newSetup(f ruleFlags, paths []string, run bool) (*setup, error) {
-	s := &setup{cfg: &config.Config{}}
+	cfg := &config.Config{}
 	if f.config != "" {
-		cfg, err := config.Load(f.config)
-		if err != nil {
+		var err error
+		if cfg, err = config.Load(f.config); err != nil {
 			return nil, err
 		}
-		s.cfg = cfg
 	}
+	return newSetupFrom(cfg, f, paths, run)
+}
+
+// newSetupFrom is newSetup with the configuration already loaded.
+func newSetupFrom(cfg *config.Config, f ruleFlags, paths []string, run bool) (*setup, error) {
+	s := &setup{cfg: cfg}
 	statePath := s.cfg.State
 	if f.state != "" {
 		statePath = f.state
