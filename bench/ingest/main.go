@@ -1,0 +1,378 @@
+// Command ingest load-tests `vigil serve`: it posts EventBridge CloudTrail
+// events (the bench corpus's records in EventBridge envelopes, as an API
+// destination or a direct sender posts them) to POST /ingest for a while,
+// at a fixed rate or as fast as Vigil answers, and measures at a webhook
+// receiver on loopback the time from Vigil's receipt of each event
+// (received_at) to its alert's arrival.
+//
+//	go run ./bench/ingest -vigil bench/out/vigil -corpus bench/out/corpus -rate 20000 -batch 100
+//
+// It starts the vigil binary itself (fresh data directory, the built-in
+// rules, default enrichment, the receiver as its only destination) and
+// reports events/s accepted, 429 answers, alerts received, latency
+// percentiles, and Vigil's CPU time and peak RSS.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	bin := flag.String("vigil", "bench/out/vigil", "vigil `binary`")
+	corpus := flag.String("corpus", "bench/out/corpus", "`directory` of gzipped CloudTrail log files")
+	rate := flag.Int("rate", 20000, "events per `second` to offer (0: as fast as Vigil answers)")
+	batch := flag.Int("batch", 100, "events per request (1: one event per request, as EventBridge API destinations post)")
+	conns := flag.Int("conns", 32, "concurrent `connections`")
+	dur := flag.Duration("duration", 20*time.Second, "how long to post")
+	maxEvents := flag.Int("events", 200000, "distinct events to load from the corpus")
+	jsonOut := flag.String("json", "", "also write the results to this `file` as JSON")
+	group := flag.Bool("group", false, "group alerts by rule in the route (one request carries many alerts) instead of one request per alert")
+	extra := flag.String("args", "", "more `flags` for vigil serve (space-separated), e.g. --cpuprofile=/tmp/cpu")
+	flag.Parse()
+
+	events, err := loadEvents(*corpus, *maxEvents)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bodies := makeBodies(events, *batch)
+	log.Printf("%d events in %d bodies of %d", len(events), len(bodies), *batch)
+
+	rc := newReceiver()
+	dir, err := os.MkdirTemp("", "vigil-ingest-bench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := filepath.Join(dir, "vigil.yaml")
+	route := ""
+	if *group {
+		route = "  route:\n    receiver: bench\n    group_by: [rule]\n"
+	}
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`notify:
+  receivers:
+    - name: bench
+      webhook:
+        url: %s
+%s`, rc.url, route)), 0o600)
+	v, err := startVigil(*bin, dir, cfg, strings.Fields(*extra))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.cmd.Process.Kill()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}, Timeout: 30 * time.Second}
+	url := "http://" + v.addr + "/ingest"
+	var accepted, refused, failed atomic.Int64
+	var next atomic.Int64
+	start := time.Now()
+	stop := start.Add(*dur)
+	// Open loop: request i is due at start + i×(batch/rate), whoever
+	// sends it; a sender that falls behind sends at once.
+	interval := time.Duration(0)
+	if *rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(*batch) / float64(*rate))
+	}
+	var wg sync.WaitGroup
+	for range *conns {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if interval > 0 {
+					due := start.Add(time.Duration(i) * interval)
+					if due.After(stop) {
+						return
+					}
+					if d := time.Until(due); d > 0 {
+						time.Sleep(d)
+					}
+				} else if time.Now().After(stop) {
+					return
+				}
+				b := bodies[int(i)%len(bodies)]
+				resp, err := client.Post(url, "application/json", bytes.NewReader(b.body))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusAccepted:
+					accepted.Add(int64(b.events))
+				case http.StatusTooManyRequests:
+					refused.Add(1)
+				default:
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	// Wait for the alerts still on their way.
+	for last, idle := rc.count(), 0; idle < 20; {
+		time.Sleep(100 * time.Millisecond)
+		if n := rc.count(); n != last {
+			last, idle = n, 0
+		} else {
+			idle++
+		}
+	}
+	if resp, err := http.Get("http://" + v.addr + "/metrics"); err == nil {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			l := sc.Text()
+			if strings.HasPrefix(l, "vigil_payload_committed_seconds") || strings.HasPrefix(l, "vigil_commit_payloads") || strings.HasPrefix(l, "vigil_alert_latency_from_receipt") {
+				if os.Getenv("SHOW_METRICS") != "" {
+					fmt.Println(l)
+				}
+			}
+		}
+		resp.Body.Close()
+	}
+	cpu, rss := v.stop()
+
+	lat := rc.latencies()
+	r := results{
+		Rate: *rate, Batch: *batch, Conns: *conns, Seconds: elapsed.Seconds(),
+		EventsAccepted: accepted.Load(), EventsPerSec: float64(accepted.Load()) / elapsed.Seconds(),
+		Refused429: refused.Load(), Failed: failed.Load(), Alerts: len(lat),
+		P50ms: pct(lat, 50), P90ms: pct(lat, 90), P99ms: pct(lat, 99), MaxMs: pct(lat, 100),
+		VigilCPUSeconds: cpu, VigilPeakRSSMiB: rss,
+	}
+	fmt.Printf("offered %s, %d events per request, %d connections, %.1f s\n", rateStr(*rate), *batch, *conns, r.Seconds)
+	fmt.Printf("accepted %d events: %.0f events/s; 429 answers %d; failed requests %d\n", r.EventsAccepted, r.EventsPerSec, r.Refused429, r.Failed)
+	fmt.Printf("alerts at the receiver %d; receipt -> receiver p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.Alerts, r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
+	fmt.Printf("vigil CPU %.1f s (%.0f%% of one core), peak RSS %.0f MiB\n", cpu, 100*cpu/r.Seconds, rss)
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+	}
+}
+
+type results struct {
+	Rate            int     `json:"rate_offered"`
+	Batch           int     `json:"batch"`
+	Conns           int     `json:"conns"`
+	Seconds         float64 `json:"seconds"`
+	EventsAccepted  int64   `json:"events_accepted"`
+	EventsPerSec    float64 `json:"events_per_sec"`
+	Refused429      int64   `json:"refused_429"`
+	Failed          int64   `json:"failed"`
+	Alerts          int     `json:"alerts"`
+	P50ms           float64 `json:"p50_ms"`
+	P90ms           float64 `json:"p90_ms"`
+	P99ms           float64 `json:"p99_ms"`
+	MaxMs           float64 `json:"max_ms"`
+	VigilCPUSeconds float64 `json:"vigil_cpu_seconds"`
+	VigilPeakRSSMiB float64 `json:"vigil_peak_rss_mib"`
+}
+
+func rateStr(r int) string {
+	if r == 0 {
+		return "as fast as accepted"
+	}
+	return fmt.Sprintf("%d events/s", r)
+}
+
+func pct(sorted []time.Duration, p int) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	i = min(max(i-1, 0), len(sorted)-1)
+	return float64(sorted[i].Microseconds()) / 1000
+}
+
+// loadEvents wraps the corpus's CloudTrail records in EventBridge
+// envelopes, as EventBridge delivers "AWS API Call via CloudTrail".
+func loadEvents(dir string, max int) ([][]byte, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json.gz"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no corpus in %s (bench/run.sh makes it): %v", dir, err)
+	}
+	slices.Sort(files)
+	var out [][]byte
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, err
+		}
+		zr, err := gzip.NewReader(fh)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		var doc struct{ Records []json.RawMessage }
+		err = json.NewDecoder(zr).Decode(&doc)
+		fh.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for _, rec := range doc.Records {
+			var r struct {
+				EventID            string `json:"eventID"`
+				EventTime          string `json:"eventTime"`
+				EventSource        string `json:"eventSource"`
+				AWSRegion          string `json:"awsRegion"`
+				RecipientAccountID string `json:"recipientAccountId"`
+			}
+			if json.Unmarshal(rec, &r) != nil {
+				continue
+			}
+			src := "aws." + strings.TrimSuffix(r.EventSource, ".amazonaws.com")
+			env := fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"AWS API Call via CloudTrail","source":%q,"account":%q,"time":%q,"region":%q,"resources":[],"detail":%s}`,
+				r.EventID, src, r.RecipientAccountID, r.EventTime, r.AWSRegion, rec)
+			out = append(out, []byte(env))
+			if len(out) >= max {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+type body struct {
+	body   []byte
+	events int
+}
+
+// makeBodies joins events into request bodies: one event, or a JSON array.
+func makeBodies(events [][]byte, batch int) []body {
+	var out []body
+	for i := 0; i < len(events); i += batch {
+		group := events[i:min(i+batch, len(events))]
+		if batch == 1 {
+			out = append(out, body{group[0], 1})
+			continue
+		}
+		b := append([]byte{'['}, bytes.Join(group, []byte{','})...)
+		out = append(out, body{append(b, ']'), len(group)})
+	}
+	return out
+}
+
+type receiver struct {
+	url string
+	mu  sync.Mutex
+	lat []time.Duration
+}
+
+func newReceiver() *receiver {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := &receiver{url: "http://" + ln.Addr().String()}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		now := time.Now()
+		var p struct {
+			Alerts []struct {
+				ReceivedAt time.Time `json:"received_at"`
+			} `json:"alerts"`
+		}
+		if err := json.NewDecoder(req.Body).Decode(&p); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		r.mu.Lock()
+		for _, a := range p.Alerts {
+			r.lat = append(r.lat, now.Sub(a.ReceivedAt))
+		}
+		r.mu.Unlock()
+	}))
+	return r
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.lat)
+}
+
+func (r *receiver) latencies() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := slices.Clone(r.lat)
+	slices.Sort(l)
+	return l
+}
+
+type vigil struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startVigil(bin, dir, cfg string, extra []string) (*vigil, error) {
+	args := append([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
+		"--inbox", "-", "--console=false", "--log-format", "json"}, extra...)
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	// The address comes from the "listening" log line; warnings and
+	// errors are shown.
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var l struct{ Level, Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
+				addr <- l.Addr
+				continue
+			}
+			if l.Level != "INFO" && l.Level != "DEBUG" {
+				fmt.Fprintln(os.Stderr, "vigil:", sc.Text())
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return &vigil{cmd: cmd, addr: a}, nil
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("vigil serve did not start")
+	}
+}
+
+// stop ends Vigil gracefully and returns its CPU seconds and peak RSS.
+// The peak is read from /proc before the stop: the rusage of a child
+// started by fork and exec also counts the parent's pages it shared
+// before exec (this program holds the whole corpus).
+func (v *vigil) stop() (cpu, rssMiB float64) {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", v.cmd.Process.Pid)); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+				var kb float64
+				fmt.Sscan(f[1], &kb)
+				rssMiB = kb / 1024
+			}
+		}
+	}
+	v.cmd.Process.Signal(syscall.SIGTERM)
+	v.cmd.Wait()
+	st := v.cmd.ProcessState
+	cpu = (st.UserTime() + st.SystemTime()).Seconds()
+	return cpu, rssMiB
+}
