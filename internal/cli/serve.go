@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/vigil-sec/vigil/internal/config"
@@ -219,20 +218,12 @@ func serveCommand(ctx context.Context, args []string, env Env) (err error) {
 
 	srvOpts := server.Options{Spool: sp, Alerts: alerts, Metrics: m, Tokens: sv.Ingest.Tokens, HMACSecret: sv.Ingest.HMACSecret,
 		MaxBody: sv.Ingest.MaxBodyBytes, Logger: log}
-	if len(sv.SNS.Topics) > 0 {
-		h, err := sns.NewHandler(sns.HandlerOptions{Topics: sv.SNS.Topics, Logger: log,
-			Verifier: sns.NewVerifier(sns.VerifierOptions{HostAllowed: snsHostAllowed()}),
-			Deliver: func(ctx context.Context, msg *sns.Message) error {
-				return sp.Append(ctx, spool.Record{Source: "sns", Name: "sns/" + msg.TopicArn + "/" + msg.MessageID, Received: time.Now(), Body: []byte(msg.Message)})
-			}})
-		if err != nil {
-			return fmt.Errorf("serve.sns: %w", err)
-		}
-		srvOpts.SNS = h
-	}
+	srvOpts.SNSTopics = sv.SNS.Topics
 	var d *daemon.Daemon
 	srvOpts.Ready = func() error { return d.Ready() }
-	opts.Handler = server.New(srvOpts)
+	if opts.Handler, err = server.New(srvOpts); err != nil {
+		return fmt.Errorf("serve.sns.topics: %w", err)
+	}
 	if d, err = daemon.New(opts); err != nil {
 		return err
 	}
@@ -265,23 +256,6 @@ func checkListen(listen string, in config.Ingest) error {
 		return nil
 	}
 	return usagef("serve: listening on %s beyond loopback needs serve.ingest.tokens or serve.ingest.hmac_secret, so that only your senders can post events", listen)
-}
-
-// snsHostAllowed is the SNS certificate and SubscribeURL host rule:
-// genuine SNS hosts only, unless VIGIL_SNS_TEST_HOSTS (tests) names
-// loopback hosts to allow as well.
-func snsHostAllowed() func(string) bool {
-	extra := os.Getenv("VIGIL_SNS_TEST_HOSTS")
-	if extra == "" {
-		return nil // the strict default
-	}
-	allowed := map[string]bool{}
-	for _, h := range strings.Split(extra, ",") {
-		if host, _, err := net.SplitHostPort(h); err == nil && (host == "127.0.0.1" || host == "::1" || host == "localhost") {
-			allowed[h] = true
-		}
-	}
-	return func(h string) bool { return allowed[h] || sns.IsSNSHost(h) }
 }
 
 // flushStateEvery saves what stateful rules learnt periodically, so a

@@ -100,23 +100,7 @@ func (b *Batch) Process(ctx context.Context, jobs []source.Job) error {
 	}
 	var undelivered error
 	if b.Dispatcher != nil && len(all) > 0 {
-		if _, err := b.Dispatcher.Notify(all); err != nil {
-			undelivered = fmt.Errorf("queue alerts: %w", err)
-		} else {
-			st := b.Dispatcher.Flush(ctx)
-			log.Info("delivered", "notifications", st.Delivered, "alerts", st.Alerts)
-			status, err := b.Dispatcher.Status()
-			queued := 0
-			for _, s := range status {
-				queued += s.Queued
-			}
-			switch {
-			case err != nil:
-				undelivered = err
-			case queued > 0:
-				undelivered = fmt.Errorf("%d notifications not delivered before the deadline", queued)
-			}
-		}
+		undelivered = b.deliver(ctx, all, log)
 	}
 	for _, r := range h.results {
 		if r.job.Done == nil {
@@ -132,4 +116,39 @@ func (b *Batch) Process(ctx context.Context, jobs []source.Job) error {
 		}
 	}
 	return nil
+}
+
+// deliver queues alerts and delivers everything queued before ctx ends.
+// It fails if anything is left queued or was dead-lettered meanwhile
+// (a destination refused it for good, or ran out of attempts).
+func (b *Batch) deliver(ctx context.Context, alerts []*alert.Alert, log *slog.Logger) error {
+	_, deadBefore, err := b.outboxCounts()
+	if err != nil {
+		return err
+	}
+	if _, err := b.Dispatcher.Notify(alerts); err != nil {
+		return fmt.Errorf("queue alerts: %w", err)
+	}
+	st := b.Dispatcher.Flush(ctx)
+	log.Info("delivered", "notifications", st.Delivered, "alerts", st.Alerts)
+	queued, dead, err := b.outboxCounts()
+	switch {
+	case err != nil:
+		return err
+	case queued > 0:
+		return fmt.Errorf("%d notifications not delivered before the deadline", queued)
+	case dead > deadBefore:
+		log.Error("notifications dead-lettered: their alerts are in the log above and in the outbox of this execution environment", "dead", dead-deadBefore)
+		return fmt.Errorf("%d notifications refused or out of attempts", dead-deadBefore)
+	}
+	return nil
+}
+
+func (b *Batch) outboxCounts() (queued, dead int, err error) {
+	status, err := b.Dispatcher.Status()
+	for _, s := range status {
+		queued += s.Queued
+		dead += s.Dead
+	}
+	return queued, dead, err
 }

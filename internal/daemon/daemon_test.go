@@ -23,6 +23,7 @@ import (
 	"github.com/vigil-sec/vigil/internal/outbox"
 	"github.com/vigil-sec/vigil/internal/rules"
 	"github.com/vigil-sec/vigil/internal/server"
+	"github.com/vigil-sec/vigil/internal/sns"
 	"github.com/vigil-sec/vigil/internal/source"
 	"github.com/vigil-sec/vigil/internal/spool"
 	"github.com/vigil-sec/vigil/internal/store"
@@ -92,9 +93,16 @@ type rig struct {
 	console *bytes.Buffer
 }
 
+// rigOptions add to what start sets up.
+type rigOptions struct {
+	sources     []Source
+	snsTopics   []string
+	snsVerifier *sns.Verifier
+}
+
 // start runs a daemon with the built-in rules, a real spool, alert store
 // and outbox in dir, delivering to a webhook receiver.
-func start(t *testing.T, dir string, recv *receiver, extra ...Source) *rig {
+func start(t *testing.T, dir string, recv *receiver, ro rigOptions) *rig {
 	t.Helper()
 	engine, err := detect.New(rules.All())
 	if err != nil {
@@ -120,9 +128,12 @@ func start(t *testing.T, dir string, recv *receiver, extra ...Source) *rig {
 	m := metrics.New()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var d *Daemon
-	h := server.New(server.Options{Spool: sp, Alerts: st, Metrics: m, Ready: func() error { return d.Ready() }})
+	h, err := server.New(server.Options{Spool: sp, Alerts: st, Metrics: m, Ready: func() error { return d.Ready() }, SNSTopics: ro.snsTopics, SNSVerifier: ro.snsVerifier})
+	if err != nil {
+		t.Fatal(err)
+	}
 	console := &bytes.Buffer{}
-	d, err = New(Options{Engine: engine, Spool: sp, Store: st, Dispatcher: disp, Handler: h, Metrics: m, Logger: log, Sources: extra, Console: &lockedWriter{w: console}})
+	d, err = New(Options{Engine: engine, Spool: sp, Store: st, Dispatcher: disp, Handler: h, Metrics: m, Logger: log, Sources: ro.sources, Console: &lockedWriter{w: console}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +203,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // and follows them to the receiver, the API, the console and the metrics.
 func TestEndToEnd(t *testing.T) {
 	recv := newReceiver(t)
-	r := start(t, t.TempDir(), recv)
+	r := start(t, t.TempDir(), recv, rigOptions{})
 	waitFor(t, "ready", func() bool { return r.d.Ready() == nil })
 	if c := post(t, r.url, publicACL("one")); c != 202 {
 		t.Fatalf("post: %d", c)
@@ -278,7 +289,7 @@ func TestShutdownFinishesWhatWasTaken(t *testing.T) {
 			}
 		}
 	}}
-	r := start(t, t.TempDir(), recv, src)
+	r := start(t, t.TempDir(), recv, rigOptions{sources: []Source{src}})
 	<-handed
 	r.shutdown(t)
 	mu.Lock()

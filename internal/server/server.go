@@ -24,6 +24,7 @@ import (
 
 	"github.com/vigil-sec/vigil/internal/metrics"
 	"github.com/vigil-sec/vigil/internal/notify"
+	"github.com/vigil-sec/vigil/internal/sns"
 	"github.com/vigil-sec/vigil/internal/spool"
 	"github.com/vigil-sec/vigil/internal/store"
 )
@@ -52,8 +53,12 @@ type Options struct {
 	HMACSecret string
 	// MaxBody bounds an ingest body; default DefaultMaxBody.
 	MaxBody int64
-	// SNS, if set, is served at /sns.
-	SNS http.Handler
+	// SNSTopics, if any, turns on POST /sns for SNS HTTP(S)
+	// subscriptions from these topics (patterns as sns.HandlerOptions);
+	// their messages are spooled like ingest's. SNSVerifier checks their
+	// signatures; nil is the production verifier (SNS hosts only).
+	SNSTopics   []string
+	SNSVerifier *sns.Verifier
 	// Ready reports whether the daemon can take events; nil is ready.
 	Ready  func() error
 	Logger *slog.Logger
@@ -73,8 +78,9 @@ type server struct {
 	seq atomic.Uint64
 }
 
-// New returns the daemon's HTTP handler.
-func New(o Options) http.Handler {
+// New returns the daemon's HTTP handler. It fails only on a bad SNS
+// topic pattern.
+func New(o Options) (http.Handler, error) {
 	o.MaxBody = cmp.Or(o.MaxBody, DefaultMaxBody)
 	if o.Now == nil {
 		o.Now = time.Now
@@ -82,8 +88,12 @@ func New(o Options) http.Handler {
 	s := &server{o: o, log: cmp.Or(o.Logger, slog.New(slog.DiscardHandler))}
 	mux := http.NewServeMux()
 	mux.Handle("/ingest", s.counted("ingest", http.HandlerFunc(s.ingest)))
-	if o.SNS != nil {
-		mux.Handle("/sns", s.counted("sns", o.SNS))
+	if len(o.SNSTopics) > 0 {
+		h, err := sns.NewHandler(sns.HandlerOptions{Topics: o.SNSTopics, Verifier: o.SNSVerifier, Logger: s.log, Deliver: s.deliverSNS})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/sns", s.counted("sns", h))
 	}
 	mux.HandleFunc("GET /api/alerts", s.listAlerts)
 	mux.HandleFunc("GET /api/alerts/{id}", s.getAlert)
@@ -93,7 +103,24 @@ func New(o Options) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{}))
 	}
 	mux.HandleFunc("GET /{$}", s.index)
-	return mux
+	return mux, nil
+}
+
+// busy is a spool refusal SNS should retry later; the SNS handler turns
+// its RetryAfter into a Retry-After header on a 503 (SNS retries 5xx,
+// and treats 4xx, 429 included, as delivered).
+type busy struct{ error }
+
+func (busy) RetryAfter() time.Duration { return time.Second }
+
+// deliverSNS spools a verified notification's message: the event (or S3
+// notification, or CloudTrail file notice) it carries.
+func (s *server) deliverSNS(ctx context.Context, m *sns.Message) error {
+	err := s.o.Spool.Append(ctx, spool.Record{Source: "sns", Name: "sns/" + m.TopicArn + "/" + m.MessageID, Received: s.o.Now(), Body: []byte(m.Message)})
+	if errors.Is(err, spool.ErrFull) {
+		return busy{err}
+	}
+	return err
 }
 
 // statusWriter remembers the status code written.

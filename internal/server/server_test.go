@@ -108,7 +108,7 @@ func TestIngest(t *testing.T) {
 				o.Tokens = []string{"s3cret", "other"}
 				o.HMACSecret = "hk"
 			}
-			h := New(o)
+			h, _ := New(o)
 			req := httptest.NewRequest(cmpOr(c.method, "POST"), "/ingest", bytes.NewReader(c.body))
 			for k, v := range c.header {
 				req.Header[k] = v
@@ -151,7 +151,7 @@ func cmpOr(a, b string) string {
 func TestIngestBackpressure(t *testing.T) {
 	sp := openSpool(t, spool.Options{MaxBytes: 4096})
 	m := metrics.New()
-	h := New(Options{Spool: sp, Metrics: m})
+	h, _ := New(Options{Spool: sp, Metrics: m})
 	post := func() *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("POST", "/ingest", strings.NewReader(event)))
@@ -208,7 +208,7 @@ func TestAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	ready := fmt.Errorf("starting")
-	h := New(Options{Alerts: st, Ready: func() error { return ready }})
+	h, _ := New(Options{Alerts: st, Ready: func() error { return ready }})
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
