@@ -9,6 +9,7 @@ import (
 	"github.com/vigil-sec/vigil/internal/detect/rulefile"
 	"github.com/vigil-sec/vigil/internal/notify"
 	"github.com/vigil-sec/vigil/internal/ruleset"
+	"github.com/vigil-sec/vigil/internal/server"
 	"github.com/vigil-sec/vigil/internal/state"
 )
 
@@ -54,6 +55,13 @@ func configCommand(args []string, env Env) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", cfg.Path(), err))
 	}
+	sv := cfg.Serve
+	if _, err := server.New(server.Options{SNSTopics: sv.SNS.Topics}); err != nil {
+		errs = append(errs, fmt.Errorf("%s: serve.sns.topics: %w", cfg.Path(), err))
+	}
+	if err := checkListen(cmp.Or(sv.Listen, defaultListen), sv.Ingest); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", cfg.Path(), err))
+	}
 	store, _ := state.Open("") // in memory: checking must not take the state file's lock
 	rules, err := ruleset.Load(cfg.Rules, rulefile.Options{Config: cfg, State: store, SkipTests: true})
 	if err != nil {
@@ -72,5 +80,12 @@ func configCommand(args []string, env Env) error {
 		cfg.Path(), plural(len(cfg.Accounts), "account"), len(cfg.TrustedAccounts), geo,
 		"AWS ranges "+cmp.Or(cfg.IPRanges, "default"), plural(len(d.Receivers()), "receiver"),
 		plural(len(d.Destinations("")), "destination"), plural(len(rules.Rules), "rule"), len(rules.Skipped), cmp.Or(cfg.State, "in memory"))
+	auth := "open (loopback only)"
+	if len(sv.Ingest.Tokens) > 0 || sv.Ingest.HMACSecret != "" {
+		auth = "authenticated"
+	}
+	fmt.Fprintf(env.Stdout, "serve: listen %s, ingest %s, %s, %s, inbox %s, data %s\n",
+		cmp.Or(sv.Listen, defaultListen), auth, plural(len(sv.SNS.Topics), "SNS topic"), plural(len(sv.SQS), "SQS queue"),
+		cmp.Or(sv.Inbox.Dir, "inbox"), cmp.Or(sv.DataDir, defaultDataDir))
 	return nil
 }

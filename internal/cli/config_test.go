@@ -8,7 +8,8 @@ import (
 
 func TestConfigCheck(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "", "config", "check", "../../examples/vigil.yaml")
-	if code != ExitOK || !strings.Contains(stdout, "ok: 3 accounts") || !strings.Contains(stdout, "5 receivers (7 destinations)") {
+	if code != ExitOK || !strings.Contains(stdout, "ok: 3 accounts") || !strings.Contains(stdout, "5 receivers (7 destinations)") ||
+		!strings.Contains(stdout, "serve: listen 127.0.0.1:8080, ingest authenticated, 1 SNS topic, 1 SQS queue") {
 		t.Fatalf("example: exit %d\n%s%s", code, stdout, stderr)
 	}
 
@@ -23,15 +24,25 @@ notify:
       webhook: {url: "ftp://example.com/x"}
   route:
     receiver: nobody
+serve:
+  listen: 0.0.0.0:8080
+  sns:
+    topics: ["arn:aws:sns:*:*:vigil"]
 `)
 	code, stdout, stderr = runCLI(t, "", "config", "check", bad)
 	if code != ExitError || stdout != "" {
 		t.Fatalf("bad config: exit %d, stdout %q", code, stdout)
 	}
-	for _, want := range []string{"missing.mmdb", "hook"} {
+	for _, want := range []string{"missing.mmdb", "hook", "beyond loopback", "serve.sns.topics"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr does not name %q:\n%s", want, stderr)
 		}
+	}
+
+	queue := filepath.Join(dir, "queue.yaml")
+	writeFile(t, queue, "serve:\n  sqs:\n    - queue_url: ftp://nowhere\n      workers: 100\n")
+	if code, _, stderr := runCLI(t, "", "config", "check", queue); code != ExitError || !strings.Contains(stderr, "queue.yaml:3: serve.sqs[0].queue_url") || !strings.Contains(stderr, "queue.yaml:4: serve.sqs[0].workers") {
+		t.Errorf("bad queue: exit %d: %s", code, stderr)
 	}
 
 	unknown := filepath.Join(dir, "unknown.yaml")
