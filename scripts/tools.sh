@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the real servers that Vigil's delivery tests run against
-# (Prometheus Alertmanager and Mailpit) from the versions pinned in
-# tools/go.mod, into $VIGIL_TOOLS (default: .cache/tools/bin in the repo).
+# Builds the real servers that Vigil's delivery and source tests run against
+# (Prometheus Alertmanager, Mailpit and the versitygw S3 gateway) from the
+# versions pinned in tools/go.mod, into $VIGIL_TOOLS (default: .cache/tools/bin
+# in the repo), and puts beside them a moto_server wrapper for Moto's AWS
+# emulator, which stands in for SQS (see moto_wrapper below).
 #
 # The build runs only when a binary is missing or when the stamp file beside
 # them no longer matches tools/go.mod, tools/go.sum and the Go version, so a
@@ -18,6 +20,7 @@ bin=$(cd "$bin" && pwd)
 tools=(
 	"alertmanager github.com/prometheus/alertmanager/cmd/alertmanager"
 	"mailpit github.com/axllent/mailpit"
+	"versitygw github.com/versity/versitygw/cmd/versitygw"
 )
 
 # version prints the version that tools/go.mod requires for a module.
@@ -31,11 +34,40 @@ version() {
 	echo "$v"
 }
 
+# moto_want is the Moto release whose server internal/testsrv was checked
+# against (SQS long polling, visibility, ApproximateReceiveCount; S3; SNS).
+moto_want=5.2.1
+
+# moto_wrapper writes $bin/moto_server, a wrapper that runs the server of the
+# Moto that the machine's Python has. No Go program emulates SQS for
+# aws-sdk-go-v2 (which speaks only SQS's JSON protocol), and PyPI cannot be
+# reached from here, so Moto is not installed by this script: it comes with
+# this kind of machine (pip, with its server extras). Without it the wrapper
+# is removed, and the SQS tests skip (or fail under CI).
+moto_wrapper() {
+	local py=${MOTO_PYTHON:-python3} exe version
+	if ! exe=$("$py" -c 'import sys, moto.server, flask; print(sys.executable)' 2>/dev/null); then
+		rm -f "$bin/moto_server"
+		echo "tools.sh: WARNING: Moto's server (Python package moto with flask) is not installed for $py; the SQS tests will skip, or fail under CI" >&2
+		return 0
+	fi
+	version=$("$exe" -c 'import importlib.metadata as m; print(m.version("moto"))')
+	if [ "$version" != "$moto_want" ]; then
+		echo "tools.sh: WARNING: Moto $version found, the tests were checked with $moto_want" >&2
+	fi
+	printf '#!/bin/sh\n# Written by scripts/tools.sh: the server of Moto %s.\nexec %q -m moto.server "$@"\n' "$version" "$exe" >"$bin/.moto_server.tmp"
+	chmod +x "$bin/.moto_server.tmp"
+	mv -f "$bin/.moto_server.tmp" "$bin/moto_server"
+	echo "tools.sh: moto_server runs Moto $version ($exe)"
+}
+
 export GOWORK=off
 go=${GO:-go}
+moto_wrapper
 stamp="$bin/.versions"
 am_version=$(version github.com/prometheus/alertmanager)
 mailpit_version=$(version github.com/axllent/mailpit)
+vgw_version=$(version github.com/versity/versitygw)
 go_version=$("$go" env GOVERSION)
 if command -v sha256sum >/dev/null; then
 	sum=$(cat "$repo/tools/go.mod" "$repo/tools/go.sum" | sha256sum)
@@ -44,10 +76,11 @@ else
 fi
 want="alertmanager $am_version
 mailpit $mailpit_version
+versitygw $vgw_version
 go $go_version
 tools/go.mod+go.sum ${sum%% *}"
 
-summary="alertmanager $am_version, mailpit $mailpit_version"
+summary="alertmanager $am_version, mailpit $mailpit_version, versitygw $vgw_version"
 
 missing=()
 for t in "${tools[@]}"; do
