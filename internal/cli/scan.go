@@ -24,7 +24,9 @@ import (
 const scanUsage = `Usage: vigil scan [flags] PATH... | -
 
 Scan files for security alerts. PATH is a file, a directory (read
-recursively) or - for standard input. Formats are recognised from content,
+recursively), - for standard input, or s3://bucket/prefix for every object
+under a prefix (credentials and region from the standard AWS chain;
+serve.s3 in the configuration for an S3-compatible endpoint). Formats are recognised from content,
 gzipped or not: CloudTrail log files and records (also via EventBridge, SNS,
 SQS and CloudWatch Logs), console sign-in events, GuardDuty and IAM Access
 Analyzer findings, and VPC Flow Logs.
@@ -164,7 +166,22 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 	if n := len(setup.rules.Skipped); n > 0 {
 		out.errorf("%s not loaded: they need what Vigil does not support (see vigil rules lint)", plural(n, "Sigma rule"))
 	}
-	inputs, pathErrs := source.Files(paths, env.Stdin)
+	var local, remote []string
+	for _, p := range paths {
+		if strings.HasPrefix(p, "s3://") {
+			remote = append(remote, p)
+		} else {
+			local = append(local, p)
+		}
+	}
+	inputs, pathErrs := source.Files(local, env.Stdin)
+	if len(remote) > 0 {
+		objs, err := s3Inputs(ctx, setup.cfg, remote)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, objs...)
+	}
 	for _, e := range pathErrs {
 		out.errorf("%v", e)
 	}

@@ -199,14 +199,7 @@ func serveCommand(ctx context.Context, args []string, env Env) (err error) {
 		}
 		defer w.Close()
 		opts.Sources = append(opts.Sources, daemon.Source{Name: "inbox", Run: func(ctx context.Context, out chan<- source.Job) error {
-			ptrs := make(chan *source.Job)
-			go func() {
-				for j := range ptrs {
-					out <- *j
-				}
-			}()
-			defer close(ptrs)
-			return w.Run(ctx, ptrs)
+			return runPointers(ctx, out, w.Run)
 		}})
 		log.Info("watching", "dir", inboxDir)
 	}
