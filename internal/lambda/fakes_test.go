@@ -6,8 +6,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"io"
 	"os"
 	"path/filepath"
@@ -93,7 +94,9 @@ type bucket struct {
 	opens   atomic.Int64
 }
 
-var errNoSuchKey = errors.New("NoSuchKey: the specified key does not exist")
+// errNoSuchKey is the SDK's error for a missing object, as the real
+// opener (s3src) returns it.
+var errNoSuchKey error = &types.NoSuchKey{Message: aws.String("the specified key does not exist")}
 
 func (b *bucket) OpenObject(ctx context.Context, name, key string) (io.ReadCloser, error) {
 	b.opens.Add(1)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vigil-sec/vigil/internal/jsonscan"
+	"github.com/vigil-sec/vigil/internal/s3src"
 	"github.com/vigil-sec/vigil/internal/source"
 )
 
@@ -73,11 +74,11 @@ func (h *Handler) s3(ctx context.Context, payload, records []byte) *invocation {
 	if id := lookupStr(records, "responseElements", "x-amz-request-id"); id != "" {
 		m.name += "/" + id
 	}
-	p, err := s3Records(records)
+	n, _, err := s3src.ParseNotification(payload)
 	if err != nil {
 		m.err = err
 	} else {
-		m.inputs, m.err = h.inputs(ctx, m.name, payload, p)
+		m.inputs, m.err = h.inputs(ctx, m.name, payload, n)
 	}
 	return &invocation{trigger: "s3", items: []item{m}}
 }
@@ -86,12 +87,11 @@ func (h *Handler) s3(ctx context.Context, payload, records []byte) *invocation {
 // or the object an S3 "Object Created" event names.
 func (h *Handler) eventBridge(ctx context.Context, b []byte, k *members) *invocation {
 	m := item{name: "lambda:eventbridge/" + k.str("id")}
-	if isS3Created(k) {
-		o, err := eventBridgeObject(k)
+	if n, ok, err := s3src.ParseNotification(b); ok {
 		if err != nil {
 			m.err = err
 		} else {
-			m.inputs, m.err = h.inputs(ctx, m.name, b, pointers{objects: []object{o}})
+			m.inputs, m.err = h.inputs(ctx, m.name, b, n)
 		}
 	} else {
 		m.inputs = []source.Input{source.Bytes(m.name, b)}
@@ -103,12 +103,12 @@ func (h *Handler) eventBridge(ctx context.Context, b []byte, k *members) *invoca
 // stands for: the S3 objects it points at, or else the body itself, named
 // name.
 func (h *Handler) expand(ctx context.Context, name string, body []byte) ([]source.Input, error) {
-	p, ok, err := references(body, 0)
+	n, ok, err := s3src.ParseNotification(body)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return []source.Input{source.Bytes(name, body)}, nil
 	}
-	return h.inputs(ctx, name, body, p)
+	return h.inputs(ctx, name, body, n)
 }
