@@ -45,6 +45,8 @@ func main() {
 	maxEvents := flag.Int("events", 200000, "distinct events to load from the corpus")
 	jsonOut := flag.String("json", "", "also write the results to this `file` as JSON")
 	group := flag.Bool("group", false, "group alerts by rule in the route (one request carries many alerts) instead of one request per alert")
+	minRate := flag.Float64("min-rate", 0, "fail (exit 1) unless at least this many `events/s` were accepted")
+	maxP99 := flag.Duration("max-p99", 0, "fail (exit 1) unless p99 from receipt to receiver is under this `duration`")
 	extra := flag.String("args", "", "more `flags` for vigil serve (space-separated), e.g. --cpuprofile=/tmp/cpu")
 	flag.Parse()
 
@@ -107,7 +109,13 @@ func main() {
 					return
 				}
 				b := bodies[int(i)%len(bodies)]
-				resp, err := client.Post(url, "application/json", bytes.NewReader(b.body))
+				payload := b.body
+				if cycle := int(i) / len(bodies); cycle > 0 {
+					// Past the corpus: the same events as new ones (new
+					// ids), so they alert again instead of being deduped.
+					payload = bytes.ReplaceAll(payload, []byte(`"eventID":"`), []byte(fmt.Sprintf(`"eventID":"c%d-`, cycle)))
+				}
+				resp, err := client.Post(url, "application/json", bytes.NewReader(payload))
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -127,6 +135,13 @@ func main() {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	// Open loop: the rate is what was accepted over the schedule; a Vigil
+	// that falls behind shows as requests finishing late (lag) or refused.
+	lag := time.Duration(0)
+	if interval > 0 {
+		lag = max(elapsed-*dur, 0)
+		elapsed = *dur
+	}
 	// Wait for the alerts still on their way.
 	for last, idle := rc.count(), 0; idle < 20; {
 		time.Sleep(100 * time.Millisecond)
@@ -156,15 +171,27 @@ func main() {
 		EventsAccepted: accepted.Load(), EventsPerSec: float64(accepted.Load()) / elapsed.Seconds(),
 		Refused429: refused.Load(), Failed: failed.Load(), Alerts: len(lat),
 		P50ms: pct(lat, 50), P90ms: pct(lat, 90), P99ms: pct(lat, 99), MaxMs: pct(lat, 100),
-		VigilCPUSeconds: cpu, VigilPeakRSSMiB: rss,
+		VigilCPUSeconds: cpu, VigilPeakRSSMiB: rss, LagMs: float64(lag.Microseconds()) / 1000,
 	}
 	fmt.Printf("offered %s, %d events per request, %d connections, %.1f s\n", rateStr(*rate), *batch, *conns, r.Seconds)
-	fmt.Printf("accepted %d events: %.0f events/s; 429 answers %d; failed requests %d\n", r.EventsAccepted, r.EventsPerSec, r.Refused429, r.Failed)
+	fmt.Printf("accepted %d events: %.0f events/s; 429 answers %d; failed requests %d; last request %.0f ms after the schedule\n", r.EventsAccepted, r.EventsPerSec, r.Refused429, r.Failed, r.LagMs)
 	fmt.Printf("alerts at the receiver %d; receipt -> receiver p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.Alerts, r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
 	fmt.Printf("vigil CPU %.1f s (%.0f%% of one core), peak RSS %.0f MiB\n", cpu, 100*cpu/r.Seconds, rss)
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(r, "", "  ")
 		os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+	}
+	ok := true
+	if *minRate > 0 && (r.EventsPerSec < *minRate || r.Refused429 > 0 || r.Failed > 0 || lag > time.Second) {
+		fmt.Printf("FAIL: floor %.0f events/s sustained (every request accepted, on schedule)\n", *minRate)
+		ok = false
+	}
+	if *maxP99 > 0 && r.P99ms >= float64(maxP99.Microseconds())/1000 {
+		fmt.Printf("FAIL: floor p99 < %v\n", *maxP99)
+		ok = false
+	}
+	if !ok {
+		os.Exit(1)
 	}
 }
 
@@ -184,6 +211,7 @@ type results struct {
 	MaxMs           float64 `json:"max_ms"`
 	VigilCPUSeconds float64 `json:"vigil_cpu_seconds"`
 	VigilPeakRSSMiB float64 `json:"vigil_peak_rss_mib"`
+	LagMs           float64 `json:"sender_lag_ms"`
 }
 
 func rateStr(r int) string {
