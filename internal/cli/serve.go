@@ -202,6 +202,11 @@ func serveCommand(ctx context.Context, args []string, env Env) (err error) {
 			return runPointers(ctx, out, w.Run)
 		}})
 		log.Info("watching", "dir", inboxDir)
+		m.Gauge("vigil_inbox_pending_files", "Files in the watched folder not yet processed (waiting, in flight, or failed and to be retried).", func() float64 {
+			st := w.Stats()
+			return float64(st.Pending + st.InFlight)
+		})
+		m.Gauge("vigil_inbox_failed_files", "Files in the watched folder that could not be read after every attempt.", func() float64 { return float64(w.Stats().Failed) })
 	}
 	sqsSources, err := sqsSources(ctx, cfg, data, log, m)
 	if err != nil {
