@@ -114,7 +114,10 @@ func (d *Daemon) Ready() error {
 // due is delivered for up to DrainTimeout. It returns an error only when
 // the daemon could not go on (the outbox or alert store failed).
 func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
-	jobs := make(chan source.Job, 64)
+	// Unbuffered: the pipeline's own window (a few payloads per worker)
+	// is the read-ahead, and a source holds at most the job it is handing
+	// over, so payloads of up to 16 MiB do not pile up in memory.
+	jobs := make(chan source.Job)
 	srcCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
 	var sources sync.WaitGroup
