@@ -44,6 +44,10 @@ type Item struct {
 	LastError string    `json:"last_error,omitempty"`
 	// DeadAt is when the item was dead-lettered, zero while queued.
 	DeadAt time.Time `json:"dead_at,omitzero"`
+
+	// upTo is one past the index of the last alert read into Alerts:
+	// Done removes those below it.
+	upTo uint32
 }
 
 // Entry is one alert to queue for one destination.
@@ -75,6 +79,14 @@ type Outbox struct {
 	wake      map[string]chan struct{}
 	adds      int       // since the last prune of the dedup index
 	lastPrune time.Time // of the dedup index
+
+	// sending holds the items Due handed out and Done (or Release) has
+	// not yet settled, by destination: Due skips them and Add opens new
+	// items rather than join them. It lives in memory: after a crash
+	// nothing is being sent. (An alert that joins an item just as Due
+	// reads it is not lost: Done removes only the alerts that were sent
+	// and requeues the rest.)
+	sending map[string]map[uint64]bool
 }
 
 var (
@@ -92,7 +104,10 @@ const MaxGroup = 500
 
 // Open opens (creating) the outbox file at path.
 func Open(path string) (*Outbox, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	// The free list is rebuilt at open rather than written at each
+	// commit (as etcd does): commits write less, which matters at one
+	// commit per batch of alerts.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("outbox %s: in use by another Vigil process", path)
 	}
@@ -111,7 +126,7 @@ func Open(path string) (*Outbox, error) {
 		db.Close()
 		return nil, fmt.Errorf("outbox %s: %w", path, err)
 	}
-	return &Outbox{db: db, wake: map[string]chan struct{}{}}, nil
+	return &Outbox{db: db, wake: map[string]chan struct{}{}, sending: map[string]map[uint64]bool{}}, nil
 }
 
 // Close closes the file.
@@ -186,25 +201,39 @@ func loadAlerts(tx *bolt.Tx, it *Item) error {
 			return fmt.Errorf("alert %x of %s: %w", k, it.Dest, err)
 		}
 		it.Alerts = append(it.Alerts, a)
+		if len(k) == 12 {
+			it.upTo = binary.BigEndian.Uint32(k[8:]) + 1
+		}
 	}
 	it.NAlerts = len(it.Alerts)
 	return nil
 }
 
-// deleteAlerts removes an item's alerts.
-func deleteAlerts(tx *bolt.Tx, it *Item) error {
+// deleteSent removes the alerts an item was sent with (those read into
+// it: alerts join a group in index order) and returns how many it has
+// beyond them: alerts that joined while it was being sent.
+func deleteSent(tx *bolt.Tx, it *Item) (rest int, err error) {
 	ab := tx.Bucket([]byte(prefixA + it.Dest))
 	if ab == nil {
-		return nil
+		return 0, nil
 	}
 	prefix := idKey(it.ID)
+	sent := it.upTo
+	var del [][]byte
 	c := ab.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-		if err := c.Delete(); err != nil {
-			return err
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == 12 && binary.BigEndian.Uint32(k[8:]) < sent {
+			del = append(del, slices.Clone(k))
+		} else {
+			rest++
 		}
 	}
-	return nil
+	for _, k := range del {
+		if err := ab.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return rest, nil
 }
 
 // Add queues entries in one transaction and returns how many were
@@ -247,7 +276,7 @@ func (o *Outbox) Add(now time.Time, entries []Entry) (int, error) {
 			if err != nil {
 				return fmt.Errorf("alert %s: %w", e.Alert.DedupKey, err)
 			}
-			if gv := g.Get([]byte(e.GroupKey)); len(gv) == 20 && q.Get(gv[:16]) != nil {
+			if gv := g.Get([]byte(e.GroupKey)); len(gv) == 20 && q.Get(gv[:16]) != nil && !o.isSending(e.Dest, binary.BigEndian.Uint64(gv[8:16])) {
 				if n := binary.BigEndian.Uint32(gv[16:]); n < MaxGroup {
 					id := binary.BigEndian.Uint64(gv[8:16])
 					if err := ab.Put(alertKey(id, n), av); err != nil {
@@ -330,22 +359,26 @@ func putJSON(b *bolt.Bucket, key []byte, it *Item) error {
 }
 
 // Due returns up to max items of dest due by now, earliest first, and
-// closes their groups (alerts added from now on open new ones). When none
-// is due it returns when the next one will be (zero if the queue is
-// empty). Each item stays queued until Done reports it.
+// marks them as being sent: Due does not return them again, and alerts
+// added from now on open new items rather than join them, until Done or
+// Release settles them. When none is due it returns when the next one
+// will be (zero if the queue is empty). Each item stays queued on disk
+// until Done reports it. Due only reads the file.
 func (o *Outbox) Due(dest string, now time.Time, max int) ([]*Item, time.Time, error) {
 	var items []*Item
 	var next time.Time
-	err := o.db.Update(func(tx *bolt.Tx) error {
+	err := o.db.View(func(tx *bolt.Tx) error {
 		items, next = nil, time.Time{}
 		q := tx.Bucket([]byte(prefixQ + dest))
 		if q == nil {
 			return nil
 		}
-		g := tx.Bucket([]byte(prefixG + dest))
 		limit := queueKey(now, ^uint64(0))
 		c := q.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if o.isSending(dest, binary.BigEndian.Uint64(k[8:16])) {
+				continue
+			}
 			if bytes.Compare(k, limit) > 0 {
 				next = time.Unix(0, int64(binary.BigEndian.Uint64(k))).UTC()
 				break
@@ -358,20 +391,40 @@ func (o *Outbox) Due(dest string, now time.Time, max int) ([]*Item, time.Time, e
 				return err
 			}
 			items = append(items, it)
-			if g != nil {
-				if gv := g.Get([]byte(it.GroupKey)); len(gv) == 20 && bytes.Equal(gv[:16], k) {
-					if err := g.Delete([]byte(it.GroupKey)); err != nil {
-						return err
-					}
-				}
-			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("outbox: %s: %w", dest, err)
 	}
+	o.mu.Lock()
+	for _, it := range items {
+		if o.sending[dest] == nil {
+			o.sending[dest] = map[uint64]bool{}
+		}
+		o.sending[dest][it.ID] = true
+	}
+	o.mu.Unlock()
 	return items, next, nil
+}
+
+func (o *Outbox) isSending(dest string, id uint64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sending[dest][id]
+}
+
+// Release gives back items Due handed out that were not tried (the
+// sender stopped): they are due again as they were.
+func (o *Outbox) Release(items []*Item) {
+	o.mu.Lock()
+	for _, it := range items {
+		delete(o.sending[it.Dest], it.ID)
+	}
+	o.mu.Unlock()
+	for _, it := range items {
+		o.wakeUp(it.Dest)
+	}
 }
 
 // Done records the outcomes of tried items in one transaction: accepted
@@ -388,8 +441,19 @@ func (o *Outbox) Done(now time.Time, results []Result) error {
 				return err
 			}
 			if r.Err == nil {
-				if err := deleteAlerts(tx, it); err != nil {
+				rest, err := deleteSent(tx, it)
+				if err != nil {
 					return err
+				}
+				if rest > 0 {
+					// Alerts joined the item while it was being sent:
+					// they are due at once, as an item of their own
+					// (the group is closed: its entry points at the
+					// old key).
+					it.Due, it.NAlerts = now.UTC(), rest
+					if err := putJSON(q, queueKey(it.Due, it.ID), it); err != nil {
+						return err
+					}
 				}
 				continue
 			}
@@ -413,6 +477,13 @@ func (o *Outbox) Done(now time.Time, results []Result) error {
 		}
 		return nil
 	})
+	// Settled either way: on success as recorded, on failure as they
+	// were (to be handed out again).
+	its := make([]*Item, len(results))
+	for i, r := range results {
+		its[i] = r.Item
+	}
+	o.Release(its)
 	if err != nil {
 		return fmt.Errorf("outbox: done: %w", err)
 	}

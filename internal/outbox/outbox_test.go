@@ -94,6 +94,7 @@ func TestRetryDeadAndRestart(t *testing.T) {
 	if len(got) != 1 || got[0].Attempts != 1 || got[0].LastError != "connection refused" || titles(got[0]) != "a" {
 		t.Fatalf("after restart due = %+v", got)
 	}
+	o.Release(got) // not tried: due again as it was
 	dead, _ := o.Dead("")
 	if len(dead) != 1 || titles(dead[0]) != "b" || dead[0].DeadAt.IsZero() || dead[0].Attempts != 1 {
 		t.Fatalf("dead = %+v", dead)
@@ -117,6 +118,9 @@ func TestRetryDeadAndRestart(t *testing.T) {
 	got, _, _ = o.Due("am/1", t0.Add(2*time.Minute), 10)
 	if len(got) != 2 {
 		t.Errorf("after retry due = %d items, want 2", len(got))
+	}
+	if again, _, _ := o.Due("am/1", t0.Add(2*time.Minute), 10); len(again) != 0 {
+		t.Errorf("items being sent handed out again: %d", len(again))
 	}
 	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("second Open = %v, want in use", err)
@@ -167,5 +171,48 @@ func TestBigGroupSplits(t *testing.T) {
 	o.db.View(func(tx *bolt.Tx) error { n = tx.Bucket([]byte(prefixA + "w")).Stats().KeyN; return nil })
 	if n != 0 {
 		t.Errorf("%d alerts left after delivery", n)
+	}
+}
+
+// TestJoinWhileSending: an alert that joins an item in the instant Due
+// reads it (Due has its alerts, the join commits after) is not lost: Done
+// removes only the alerts that were sent and queues the one that joined.
+func TestJoinWhileSending(t *testing.T) {
+	o := open(t, filepath.Join(t.TempDir(), "outbox.db"))
+	o.Add(t0, []Entry{{Dest: "hook", GroupKey: "g", Alert: al("a")}})
+	items, _, _ := o.Due("hook", t0, 10)
+	if len(items) != 1 || titles(items[0]) != "a" {
+		t.Fatalf("Due = %v", items)
+	}
+	// The race: the join decided before Due marked the item as sending.
+	o.mu.Lock()
+	delete(o.sending["hook"], items[0].ID)
+	o.mu.Unlock()
+	o.Add(t0, []Entry{{Dest: "hook", GroupKey: "g", Alert: al("b")}})
+	if q, _ := o.Queued("hook"); len(q) != 1 || titles(q[0]) != "a,b" {
+		t.Fatalf("b did not join: %v", q)
+	}
+	if err := o.Done(t0.Add(time.Second), []Result{{Item: items[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := o.Queued("hook")
+	if len(q) != 1 || titles(q[0]) != "b" || !q[0].Due.Equal(t0.Add(time.Second)) {
+		t.Fatalf("after a was delivered, queued: %+v", q)
+	}
+	// And b is delivered in turn, leaving nothing.
+	items, _, _ = o.Due("hook", t0.Add(time.Second), 10)
+	if len(items) != 1 || titles(items[0]) != "b" {
+		t.Fatalf("Due = %v", items)
+	}
+	o.Done(t0.Add(2*time.Second), []Result{{Item: items[0]}})
+	if q, _ := o.Queued("hook"); len(q) != 0 {
+		t.Errorf("left queued: %v", q)
+	}
+	// Items being sent are not joined in the normal course.
+	o.Add(t0, []Entry{{Dest: "hook", GroupKey: "h", Alert: al("c")}})
+	items, _, _ = o.Due("hook", t0.Add(3*time.Second), 10)
+	o.Add(t0.Add(3*time.Second), []Entry{{Dest: "hook", GroupKey: "h", Alert: al("d")}})
+	if q, _ := o.Queued("hook"); len(q) != 2 {
+		t.Errorf("d joined an item being sent: %d items", len(q))
 	}
 }

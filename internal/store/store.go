@@ -97,7 +97,10 @@ func Open(path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("alert store %s: %w", path, err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	// The free list is rebuilt at open rather than written at each
+	// commit (as etcd does): commits write less, which matters at one
+	// commit per batch of alerts.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("alert store %s: in use by another Vigil process", path)
 	}
