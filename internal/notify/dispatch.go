@@ -163,6 +163,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // worker delivers what is due for dest until ctx is done, or, when
 // until is set, until nothing is due before it.
 func (d *Dispatcher) worker(ctx context.Context, dest string, until time.Time) {
+	if until.IsZero() {
+		d.stream(ctx, dest)
+		return
+	}
 	wake := d.ob.Wake(dest)
 	for ctx.Err() == nil {
 		items, next, err := d.ob.Due(dest, d.now(), batch)
@@ -171,72 +175,226 @@ func (d *Dispatcher) worker(ctx context.Context, dest string, until time.Time) {
 			next = d.now().Add(time.Second)
 		}
 		if len(items) > 0 {
-			d.deliver(ctx, dest, items)
+			results, unsent := d.deliver(ctx, dest, items)
+			d.ob.Release(unsent)
+			if len(results) > 0 {
+				d.record(dest, results)
+			}
 			continue
 		}
-		if !until.IsZero() && (next.IsZero() || next.After(until)) {
+		if next.IsZero() || next.After(until) {
 			return
 		}
-		wait := time.Hour
-		if !next.IsZero() {
-			wait = max(next.Sub(d.now()), 0)
+		if !d.sleep(ctx, wake, next, nil) {
+			return
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-wake:
-		case <-t.C:
-		}
-		t.Stop()
 	}
 }
 
-// deliver sends items in order and records the outcomes in one
-// transaction.
-func (d *Dispatcher) deliver(ctx context.Context, dest string, items []*outbox.Item) {
-	s := d.dests[dest]
-	results := make([]outbox.Result, 0, len(items))
-	for _, it := range items {
-		if s == nil { // a destination no longer configured
-			results = append(results, outbox.Result{Item: it, Err: errors.New("destination not configured")})
-			continue
-		}
-		sctx, cancel := context.WithTimeout(ctx, d.timeout)
-		err := s.Send(sctx, &Notification{Receiver: it.Receiver, GroupKey: it.GroupKey, Alerts: it.Alerts, Test: it.Test})
-		cancel()
-		if err != nil && ctx.Err() != nil {
-			// Shutting down: the item stays as it was and is sent after
-			// the restart.
-			break
-		}
-		r := outbox.Result{Item: it, Err: err}
-		if err != nil {
-			attempts := it.Attempts + 1
-			if !IsPermanent(err) && attempts < d.max {
-				r.Retry = d.now().Add(d.backoff(attempts, RetryAfter(err)))
-			}
-			level := slog.LevelWarn
-			if r.Retry.IsZero() {
-				level = slog.LevelError
-			}
-			d.log.Log(ctx, level, "delivery failed", "dest", dest, "item", it.ID, "alerts", len(it.Alerts),
-				"attempt", attempts, "err", err, "retry_at", r.Retry, "dead", r.Retry.IsZero())
-		} else {
-			d.delivered.Add(1)
-			d.alerts.Add(int64(len(it.Alerts)))
-			d.log.Debug("delivered", "dest", dest, "item", it.ID, "alerts", len(it.Alerts))
-		}
-		results = append(results, r)
-		if d.observe != nil {
-			d.observe(Attempt{Dest: dest, Receiver: it.Receiver, Alerts: it.Alerts, Err: err, Dead: err != nil && r.Retry.IsZero(), At: d.now()})
-		}
-	}
-	if len(results) == 0 {
-		return
-	}
+// record writes the outcomes of attempts.
+func (d *Dispatcher) record(dest string, results []outbox.Result) {
 	if err := d.ob.Done(d.now(), results); err != nil {
 		d.log.Error("outbox", "dest", dest, "err", err)
 	}
+}
+
+// sleep waits until next (an hour when zero), a wake-up, a free slot
+// (when slots is set) or the end of ctx; it reports whether ctx is still
+// going.
+func (d *Dispatcher) sleep(ctx context.Context, wake <-chan struct{}, next time.Time, slot <-chan struct{}) bool {
+	wait := time.Hour
+	if !next.IsZero() {
+		wait = max(next.Sub(d.now()), 0)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-wake:
+	case <-t.C:
+	case <-slot:
+	}
+	return true
+}
+
+// stream is the long-running worker: each item is sent as soon as it is
+// due and one of the sender's slots is free, without waiting for the
+// others in flight, and outcomes are recorded in groups (whatever
+// finished while the last write was syncing), so that an alert's way from
+// the outbox to its destination is one read and one request.
+func (d *Dispatcher) stream(ctx context.Context, dest string) {
+	s := d.dests[dest]
+	n := DefaultParallel
+	if p, ok := s.(parallel); ok {
+		n = max(p.Parallel(), 1)
+	}
+	wake := d.ob.Wake(dest)
+	free := make(chan struct{}, n) // a token per idle slot
+	for range n {
+		free <- struct{}{}
+	}
+	freed := make(chan struct{}, 1) // a slot came free
+	// Outcomes wait here, unbounded, while the last ones are written: a
+	// sender never waits for the disk.
+	var mu sync.Mutex
+	var outcomes []outbox.Result
+	kick := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		for {
+			stopping := false
+			select {
+			case <-kick:
+			case <-stop:
+				stopping = true
+			}
+			mu.Lock()
+			batch := outcomes
+			outcomes = nil
+			mu.Unlock()
+			if len(batch) > 0 {
+				d.record(dest, batch)
+			}
+			if stopping {
+				return
+			}
+		}
+	}()
+	var sending sync.WaitGroup
+	defer func() {
+		sending.Wait()
+		close(stop)
+		<-recorded
+	}()
+	for ctx.Err() == nil {
+		idle := len(free)
+		if idle == 0 {
+			if !d.sleep(ctx, nil, d.now().Add(time.Hour), freed) {
+				return
+			}
+			continue
+		}
+		// More than the idle slots: the rest wait for a slot, marked
+		// as being sent, and one read serves a burst.
+		items, next, err := d.ob.Due(dest, d.now(), batch)
+		if err != nil {
+			d.log.Error("outbox", "dest", dest, "err", err)
+			next = d.now().Add(time.Second)
+		}
+		for _, it := range items {
+			<-free
+			sending.Go(func() {
+				defer func() {
+					free <- struct{}{}
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+				r := d.attempt(ctx, dest, s, it)
+				if r == nil {
+					d.ob.Release([]*outbox.Item{it})
+					return
+				}
+				mu.Lock()
+				outcomes = append(outcomes, *r)
+				mu.Unlock()
+				select {
+				case kick <- struct{}{}:
+				default:
+				}
+			})
+		}
+		if len(items) > 0 {
+			continue
+		}
+		if !d.sleep(ctx, wake, next, nil) {
+			return
+		}
+	}
+}
+
+// attempt sends one item and judges the outcome; nil when ctx ended
+// first (the item stays as it was).
+func (d *Dispatcher) attempt(ctx context.Context, dest string, s Sender, it *outbox.Item) *outbox.Result {
+	if s == nil { // a destination no longer configured
+		return &outbox.Result{Item: it, Err: errors.New("destination not configured")}
+	}
+	sctx, cancel := context.WithTimeout(ctx, d.timeout)
+	err := s.Send(sctx, &Notification{Receiver: it.Receiver, GroupKey: it.GroupKey, Alerts: it.Alerts, Test: it.Test})
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return d.outcome(ctx, dest, it, err)
+}
+
+// DefaultParallel is how many notifications a destination is sent at
+// once, unless its sender says otherwise (Slack's webhooks take one
+// message a second: one at a time).
+const DefaultParallel = 8
+
+// parallel is implemented by senders that want fewer (or more)
+// notifications in flight than DefaultParallel.
+type parallel interface{ Parallel() int }
+
+// deliver sends items, up to the sender's parallelism at once (a
+// destination on the other side of the world answers in 100 ms or more,
+// and alerts are independent of each other), and returns the outcomes,
+// and the items not tried because ctx ended.
+func (d *Dispatcher) deliver(ctx context.Context, dest string, items []*outbox.Item) (results []outbox.Result, unsent []*outbox.Item) {
+	s := d.dests[dest]
+	n := DefaultParallel
+	if p, ok := s.(parallel); ok {
+		n = max(p.Parallel(), 1)
+	}
+	outcomes := make([]*outbox.Result, len(items))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, it := range items {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			outcomes[i] = d.attempt(ctx, dest, s, it)
+		})
+	}
+	wg.Wait()
+	for i, r := range outcomes {
+		if r != nil {
+			results = append(results, *r)
+		} else {
+			unsent = append(unsent, items[i])
+		}
+	}
+	return results, unsent
+}
+
+// outcome judges one attempt: delivered, to retry (when), or dead.
+func (d *Dispatcher) outcome(ctx context.Context, dest string, it *outbox.Item, err error) *outbox.Result {
+	r := &outbox.Result{Item: it, Err: err}
+	if err != nil {
+		attempts := it.Attempts + 1
+		if !IsPermanent(err) && attempts < d.max {
+			r.Retry = d.now().Add(d.backoff(attempts, RetryAfter(err)))
+		}
+		level := slog.LevelWarn
+		if r.Retry.IsZero() {
+			level = slog.LevelError
+		}
+		d.log.Log(ctx, level, "delivery failed", "dest", dest, "item", it.ID, "alerts", len(it.Alerts),
+			"attempt", attempts, "err", err, "retry_at", r.Retry, "dead", r.Retry.IsZero())
+	} else {
+		d.delivered.Add(1)
+		d.alerts.Add(int64(len(it.Alerts)))
+		d.log.Debug("delivered", "dest", dest, "item", it.ID, "alerts", len(it.Alerts))
+	}
+	if d.observe != nil {
+		d.observe(Attempt{Dest: dest, Receiver: it.Receiver, Alerts: it.Alerts, Err: err, Dead: err != nil && r.Retry.IsZero(), At: d.now()})
+	}
+	return r
 }
 
 // backoff is the wait before attempt n+1: exponential from the initial

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,5 +239,45 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	}
 	if q, _ := ob.Queued("w"); len(q) != 0 {
 		t.Errorf("still queued: %d", len(q))
+	}
+}
+
+// TestDispatcherSendsInParallel: a destination that takes 100 ms to answer
+// gets up to DefaultParallel notifications at once, so 32 alerts take
+// about four round trips, not 32; Slack gets one at a time.
+func TestDispatcherSendsInParallel(t *testing.T) {
+	var inFlight, most atomic.Int32
+	track := func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(100 * time.Millisecond)
+		inFlight.Add(-1)
+	}
+	slow := httptest.NewServer(http.HandlerFunc(track))
+	defer slow.Close()
+	d, err := NewDispatcher(fastRetries(webhookReceiver("slow", slow.URL)), openOutbox(t, filepath.Join(t.TempDir(), "o.db")), Options{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for i := range 32 {
+		keys = append(keys, fmt.Sprintf("k%d", i))
+	}
+	if _, err := d.Notify(alerts(keys...)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	st := d.Flush(context.Background())
+	if st.Alerts != 32 {
+		t.Fatalf("delivered %d alerts, want 32", st.Alerts)
+	}
+	if took := time.Since(start); took > 1500*time.Millisecond || most.Load() != DefaultParallel {
+		t.Errorf("32 notifications took %v with at most %d at once; want about 400ms with %d", took, most.Load(), DefaultParallel)
+	}
+
+	var s Sender = &slack{}
+	if p, ok := s.(parallel); !ok || p.Parallel() != 1 {
+		t.Error("Slack is not sent one message at a time")
 	}
 }

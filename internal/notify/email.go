@@ -144,6 +144,9 @@ func isLoopback(host string) bool {
 // Name implements Sender.
 func (s *email) Name() string { return s.name }
 
+// Parallel is 2: mail servers limit connections per client.
+func (s *email) Parallel() int { return 2 }
+
 // Send implements Sender. SMTP 5xx replies are permanent, 4xx replies
 // and connection or TLS failures are worth a retry; SendError.Status is
 // the SMTP reply code.

@@ -47,6 +47,10 @@ type poster struct {
 // credentials sent somewhere the configuration does not name.
 func newPoster(dest string, timeout time.Duration, header map[string]string, o Options, secrets ...string) *poster {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Keep a connection for every notification a destination is sent at
+	// once (the default keeps two): otherwise each round of parallel
+	// sends opens new connections.
+	tr.MaxIdleConnsPerHost = 2 * DefaultParallel
 	h := make(http.Header, len(header))
 	for k, v := range header {
 		h.Set(k, v)

@@ -102,6 +102,10 @@ func newSlack(name string, c *config.SlackReceiver, o Options) (*slack, error) {
 // Name implements Sender.
 func (s *slack) Name() string { return s.name }
 
+// Parallel is 1: an incoming webhook takes about one message a second,
+// and messages should arrive in order.
+func (s *slack) Parallel() int { return 1 }
+
 // Send implements Sender. Slack answers 200 "ok"; 429 with Retry-After
 // when rate limited; 400 invalid_payload, 403 and 404 no_service are
 // permanent.
