@@ -108,20 +108,15 @@ func scanCommand(ctx context.Context, args []string, env Env) (err error) {
 			return usagef("scan: --rules-only names no rule")
 		}
 	}
-	if f.cpuProf != "" {
-		stopProf, err := startCPUProfile(f.cpuProf)
-		if err != nil {
-			return err
+	stopProfiles, err := startProfiles(f.cpuProf, f.memProf)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if perr := stopProfiles(); perr != nil && err == nil {
+			err = perr
 		}
-		defer stopProf()
-	}
-	if f.memProf != "" {
-		defer func() {
-			if perr := writeAllocProfile(f.memProf); perr != nil && err == nil {
-				err = perr
-			}
-		}()
-	}
+	}()
 	f.ruleFlags.noEnrich = !f.enrich
 	setup, err := newSetup(f.ruleFlags, nil, true)
 	if err != nil {
@@ -393,14 +388,33 @@ func (o *scanOutput) finish(st pipeline.Stats) {
 
 // startCPUProfile starts a CPU profile written to path and returns the
 // function that stops it and closes the file.
+// startProfiles starts a CPU profile into cpu and arranges an allocation
+// profile into mem (either may be empty); stop ends the one and writes the
+// other.
+func startProfiles(cpu, mem string) (stop func() error, err error) {
+	stopCPU := func() {}
+	if cpu != "" {
+		if stopCPU, err = startCPUProfile(cpu); err != nil {
+			return nil, err
+		}
+	}
+	return func() error {
+		stopCPU()
+		if mem != "" {
+			return writeAllocProfile(mem)
+		}
+		return nil
+	}, nil
+}
+
 func startCPUProfile(path string) (stop func(), err error) {
 	fh, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("scan: --cpuprofile: %w", err)
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	if err := pprof.StartCPUProfile(fh); err != nil {
 		fh.Close()
-		return nil, fmt.Errorf("scan: --cpuprofile: %w", err)
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
 	return func() {
 		pprof.StopCPUProfile()
@@ -412,11 +426,11 @@ func startCPUProfile(path string) (stop func(), err error) {
 func writeAllocProfile(path string) error {
 	fh, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("scan: --memprofile: %w", err)
+		return fmt.Errorf("--memprofile: %w", err)
 	}
 	if err := pprof.Lookup("allocs").WriteTo(fh, 0); err != nil {
 		fh.Close()
-		return fmt.Errorf("scan: --memprofile: %w", err)
+		return fmt.Errorf("--memprofile: %w", err)
 	}
 	return fh.Close()
 }

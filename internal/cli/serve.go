@@ -87,20 +87,15 @@ func serveCommand(ctx context.Context, args []string, env Env) (err error) {
 	if len(rest) > 0 {
 		return usagef("serve: unexpected argument %q", rest[0])
 	}
-	if f.cpuProf != "" {
-		stopProf, err := startCPUProfile(f.cpuProf)
-		if err != nil {
-			return err
+	stopProfiles, err := startProfiles(f.cpuProf, f.memProf)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if perr := stopProfiles(); perr != nil && err == nil {
+			err = perr
 		}
-		defer stopProf()
-	}
-	if f.memProf != "" {
-		defer func() {
-			if perr := writeAllocProfile(f.memProf); perr != nil && err == nil {
-				err = perr
-			}
-		}()
-	}
+	}()
 	consoleSet := false
 	fs.Visit(func(fl *flag.Flag) { consoleSet = consoleSet || fl.Name == "console" })
 	log, err := newLogger(env.Stderr, f.logFormat, f.logLevel)

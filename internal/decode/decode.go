@@ -120,73 +120,73 @@ func (w *walk) value(b []byte, o event.Origin, depth int) bool {
 	if !errors.Is(err, cloudtrail.ErrNotCloudTrail) {
 		return w.bad(o, err)
 	}
-	var k keys
-	if err := k.scan(b); err != nil {
+	var k jsonscan.Members
+	if err := k.Scan(b); err != nil {
 		return w.bad(o, err)
 	}
 	return w.object(b, &k, o, depth)
 }
 
 // object dispatches a JSON object on the keys it has.
-func (w *walk) object(b []byte, k *keys, o event.Origin, depth int) bool {
+func (w *walk) object(b []byte, k *jsonscan.Members, o event.Origin, depth int) bool {
 	parsed := func(ev *event.Event, err error) bool {
 		if err != nil {
 			return w.bad(o, err)
 		}
 		return w.event(ev, o)
 	}
-	eventSource := jsonscan.Str(k.get("eventSource"))
+	eventSource := jsonscan.Str(k.Get("eventSource"))
 	switch {
-	case k.has("digestS3Object") || k.has("digestStartTime"):
+	case k.Has("digestS3Object") || k.Has("digestStartTime"):
 		return w.unsupported(o, ReasonDigest, "")
-	case k.kind("Records") == jsonscan.Array:
-		return w.elements(k.get("Records"), "Records", o, depth)
-	case k.has("detail-type"):
+	case k.Kind("Records") == jsonscan.Array:
+		return w.elements(k.Get("Records"), "Records", o, depth)
+	case k.Has("detail-type"):
 		return w.eventBridge(b, k, o)
-	case k.has("TopicArn") && k.kind("Type") == jsonscan.String:
+	case k.Has("TopicArn") && k.Kind("Type") == jsonscan.String:
 		return w.sns(k, o, depth)
-	case k.kind("Sns") == jsonscan.Object:
-		return w.value(k.get("Sns"), o.Within("Sns"), depth+1)
-	case k.kind("body") == jsonscan.String && (k.has("messageId") || k.has("receiptHandle") || k.has("md5OfBody")):
-		return w.nested(k.get("body"), o.Within("body"), depth)
-	case k.kind("Body") == jsonscan.String && (k.has("MessageId") || k.has("ReceiptHandle") || k.has("MD5OfBody")):
-		return w.nested(k.get("Body"), o.Within("Body"), depth)
-	case k.kind("Messages") == jsonscan.Array:
-		return w.elements(k.get("Messages"), "Messages", o, depth)
-	case k.kind("awslogs") == jsonscan.Object:
-		return w.awslogs(k.get("awslogs"), o, depth)
-	case k.has("messageType") && k.has("logEvents"):
+	case k.Kind("Sns") == jsonscan.Object:
+		return w.value(k.Get("Sns"), o.Within("Sns"), depth+1)
+	case k.Kind("body") == jsonscan.String && (k.Has("messageId") || k.Has("receiptHandle") || k.Has("md5OfBody")):
+		return w.nested(k.Get("body"), o.Within("body"), depth)
+	case k.Kind("Body") == jsonscan.String && (k.Has("MessageId") || k.Has("ReceiptHandle") || k.Has("MD5OfBody")):
+		return w.nested(k.Get("Body"), o.Within("Body"), depth)
+	case k.Kind("Messages") == jsonscan.Array:
+		return w.elements(k.Get("Messages"), "Messages", o, depth)
+	case k.Kind("awslogs") == jsonscan.Object:
+		return w.awslogs(k.Get("awslogs"), o, depth)
+	case k.Has("messageType") && k.Has("logEvents"):
 		return w.cloudWatchLogs(k, o, depth)
-	case k.has("eventVersion") && k.has("s3") && eventSource == "aws:s3":
+	case k.Has("eventVersion") && k.Has("s3") && eventSource == "aws:s3":
 		return parsed(parseS3Notification(b))
-	case jsonscan.Str(k.get("Event")) == "s3:TestEvent":
+	case jsonscan.Str(k.Get("Event")) == "s3:TestEvent":
 		return w.unsupported(o, ReasonS3Test, "")
-	case (k.has("schemaVersion") || k.has("SchemaVersion")) && (k.has("severity") || k.has("Severity")):
+	case (k.Has("schemaVersion") || k.Has("SchemaVersion")) && (k.Has("severity") || k.Has("Severity")):
 		return parsed(guardduty.Parse(b))
-	case k.kind("findings") == jsonscan.Array:
-		return w.elements(k.get("findings"), "findings", o, depth)
-	case k.kind("Findings") == jsonscan.Array:
-		return w.elements(k.get("Findings"), "Findings", o, depth)
-	case k.kind("finding") == jsonscan.Object:
-		return w.value(k.get("finding"), o.Within("finding"), depth+1)
-	case k.kind("Events") == jsonscan.Array:
-		return w.elements(k.get("Events"), "Events", o, depth)
-	case k.kind("CloudTrailEvent") == jsonscan.String:
-		return w.nested(k.get("CloudTrailEvent"), o.Within("CloudTrailEvent"), depth)
-	case accessanalyzer.Looks(k.has):
+	case k.Kind("findings") == jsonscan.Array:
+		return w.elements(k.Get("findings"), "findings", o, depth)
+	case k.Kind("Findings") == jsonscan.Array:
+		return w.elements(k.Get("Findings"), "Findings", o, depth)
+	case k.Kind("finding") == jsonscan.Object:
+		return w.value(k.Get("finding"), o.Within("finding"), depth+1)
+	case k.Kind("Events") == jsonscan.Array:
+		return w.elements(k.Get("Events"), "Events", o, depth)
+	case k.Kind("CloudTrailEvent") == jsonscan.String:
+		return w.nested(k.Get("CloudTrailEvent"), o.Within("CloudTrailEvent"), depth)
+	case accessanalyzer.Looks(k.Has):
 		return parsed(accessanalyzer.Parse(b))
 	case len(eventSource) > 4 && eventSource[:4] == "aws:":
 		// A Lambda event record of another service (DynamoDB, Kinesis...).
 		return w.unsupported(o, ReasonLambdaEvent, eventSource)
-	case k.has("eventVersion") && (k.has("eventSource") || k.has("userIdentity")):
+	case k.Has("eventVersion") && (k.Has("eventSource") || k.Has("userIdentity")):
 		// Looks like CloudTrail but cloudtrail.Parse refused it: say why.
 		missing := "eventName"
-		if k.has("eventName") {
+		if k.Has("eventName") {
 			missing = "eventVersion"
 		}
 		return w.bad(o, event.FieldErr(missing, "missing: a CloudTrail record needs eventVersion, eventName and eventTime"))
 	}
-	return w.unsupported(o, ReasonUnknownObject, "keys "+k.describe())
+	return w.unsupported(o, ReasonUnknownObject, "keys "+k.Describe())
 }
 
 // elements decodes each element of an array member of an envelope.

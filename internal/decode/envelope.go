@@ -22,9 +22,9 @@ import (
 
 // eventBridge decodes an EventBridge (CloudWatch Events) event. The event's
 // Raw is the whole envelope, which carries the delivery's id and time.
-func (w *walk) eventBridge(b []byte, k *keys, o event.Origin) bool {
-	dt := jsonscan.Str(k.get("detail-type"))
-	detail := k.get("detail")
+func (w *walk) eventBridge(b []byte, k *jsonscan.Members, o event.Origin) bool {
+	dt := jsonscan.Str(k.Get("detail-type"))
+	detail := k.Get("detail")
 	var parse func([]byte) (*event.Event, error)
 	switch strings.ToLower(strings.ReplaceAll(dt, " ", "")) {
 	case "awsapicallviacloudtrail", "awsconsolesigninviacloudtrail", "awsserviceeventviacloudtrail",
@@ -41,7 +41,7 @@ func (w *walk) eventBridge(b []byte, k *keys, o event.Origin) bool {
 	case "accessanalyzerfinding":
 		parse = accessanalyzer.Parse
 	default:
-		return w.unsupported(o, ReasonEventBridge, fmt.Sprintf("%q from %q", dt, jsonscan.Str(k.get("source"))))
+		return w.unsupported(o, ReasonEventBridge, fmt.Sprintf("%q from %q", dt, jsonscan.Str(k.Get("source"))))
 	}
 	if jsonscan.KindOf(detail) != jsonscan.Object {
 		return w.bad(o, event.FieldErr("detail", "missing or not an object"))
@@ -52,10 +52,10 @@ func (w *walk) eventBridge(b []byte, k *keys, o event.Origin) bool {
 	}
 	ev.Raw = b
 	if ev.Account == "" {
-		ev.Account = jsonscan.Scalar(k.get("account"))
+		ev.Account = jsonscan.Scalar(k.Get("account"))
 	}
 	if ev.Region == "" {
-		ev.Region = jsonscan.Str(k.get("region"))
+		ev.Region = jsonscan.Str(k.Get("region"))
 	}
 	return w.event(ev, o)
 }
@@ -64,10 +64,10 @@ func (w *walk) eventBridge(b []byte, k *keys, o event.Origin) bool {
 // of a Lambda event). A notification's Message is decoded as a record.
 // Signatures are verified by the HTTP input, which receives messages from
 // the network; files and queues are trusted as their storage is.
-func (w *walk) sns(k *keys, o event.Origin, depth int) bool {
-	switch t := jsonscan.Str(k.get("Type")); t {
+func (w *walk) sns(k *jsonscan.Members, o event.Origin, depth int) bool {
+	switch t := jsonscan.Str(k.Get("Type")); t {
 	case "Notification":
-		msg := k.get("Message")
+		msg := k.Get("Message")
 		if jsonscan.KindOf(msg) != jsonscan.String {
 			return w.bad(o, event.FieldErr("Message", "missing or not a string"))
 		}
@@ -82,11 +82,11 @@ func (w *walk) sns(k *keys, o event.Origin, depth int) bool {
 // awslogs decodes a CloudWatch Logs subscription as Lambda receives it:
 // {"awslogs":{"data":base64(gzip(DATA_MESSAGE))}}.
 func (w *walk) awslogs(v []byte, o event.Origin, depth int) bool {
-	var k keys
-	if err := k.scan(v); err != nil {
+	var k jsonscan.Members
+	if err := k.Scan(v); err != nil {
 		return w.bad(o, &event.FieldError{Field: "awslogs", Err: err})
 	}
-	data := k.get("data")
+	data := k.Get("data")
 	if jsonscan.KindOf(data) != jsonscan.String {
 		return w.bad(o, event.FieldErr("awslogs.data", "missing or not a string"))
 	}
@@ -132,28 +132,28 @@ func (w *walk) unpack(s string) ([]byte, error) {
 // event's message is a record (a CloudTrail record when the log group is
 // CloudTrail's, a flow-log line when it is a flow log's). A bad log event
 // costs only itself.
-func (w *walk) cloudWatchLogs(k *keys, o event.Origin, depth int) bool {
-	switch mt := jsonscan.Str(k.get("messageType")); mt {
+func (w *walk) cloudWatchLogs(k *jsonscan.Members, o event.Origin, depth int) bool {
+	switch mt := jsonscan.Str(k.Get("messageType")); mt {
 	case "DATA_MESSAGE":
 	case "CONTROL_MESSAGE":
 		return w.unsupported(o, ReasonCWLControl, "")
 	default:
 		return w.bad(o, event.FieldErr("messageType", "unknown %q", mt))
 	}
-	if k.kind("logEvents") != jsonscan.Array {
+	if k.Kind("logEvents") != jsonscan.Array {
 		return w.bad(o, event.FieldErr("logEvents", "not a list"))
 	}
-	it := jsonscan.NewArrayIter(k.get("logEvents"))
+	it := jsonscan.NewArrayIter(k.Get("logEvents"))
 	for it.Next() {
 		lo := o.Within(fmt.Sprintf("logEvents[%d]", it.Index()))
-		var le keys
-		if err := le.scan(it.Value()); err != nil {
+		var le jsonscan.Members
+		if err := le.Scan(it.Value()); err != nil {
 			if !w.bad(lo, err) {
 				return false
 			}
 			continue
 		}
-		msg := le.get("message")
+		msg := le.Get("message")
 		if jsonscan.KindOf(msg) != jsonscan.String {
 			if !w.bad(lo, event.FieldErr("message", "missing or not a string")) {
 				return false

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/vigil-sec/vigil/internal/jsonscan"
 )
@@ -25,13 +24,13 @@ func (h *Handler) classify(ctx context.Context, payload []byte) (*invocation, er
 	if k := jsonscan.KindOf(b); k != jsonscan.Object {
 		return nil, fmt.Errorf("%w: a JSON %s, not an object: %s", ErrUnrecognized, k, head(payload))
 	}
-	var k members
-	if err := k.scan(b); err != nil {
+	var k jsonscan.Members
+	if err := k.Scan(b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnrecognized, err)
 	}
 	switch {
-	case k.kind("Records") == jsonscan.Array:
-		recs := k.get("Records")
+	case k.Kind("Records") == jsonscan.Array:
+		recs := k.Get("Records")
 		switch src := firstEventSource(recs); src {
 		case "aws:sqs":
 			return h.sqs(ctx, recs), nil
@@ -44,15 +43,15 @@ func (h *Handler) classify(ctx context.Context, payload []byte) (*invocation, er
 		default:
 			return nil, fmt.Errorf("%w: Records from eventSource %q (Vigil handles aws:sqs, aws:sns and aws:s3)", ErrUnrecognized, src)
 		}
-	case k.kind("awslogs") == jsonscan.Object:
-		return h.logs(k.get("awslogs")), nil
-	case k.kind("detail-type") == jsonscan.String && k.get("detail") != nil:
+	case k.Kind("awslogs") == jsonscan.Object:
+		return h.logs(k.Get("awslogs")), nil
+	case k.Kind("detail-type") == jsonscan.String && k.Get("detail") != nil:
 		return h.eventBridge(ctx, b, &k), nil
 	case isS3Test(&k):
 		return &invocation{trigger: "s3-test"}, nil
 	}
 	return nil, fmt.Errorf("%w: an object with keys %s (not SQS, SNS, S3, EventBridge or CloudWatch Logs): %s",
-		ErrUnrecognized, k.describe(), head(payload))
+		ErrUnrecognized, k.Describe(), head(payload))
 }
 
 // firstEventSource returns the event source of the first record: SQS and
@@ -62,73 +61,20 @@ func firstEventSource(records []byte) string {
 	if !it.Next() || it.Kind() != jsonscan.Object {
 		return ""
 	}
-	var k members
-	if k.scan(it.Value()) != nil {
+	var k jsonscan.Members
+	if k.Scan(it.Value()) != nil {
 		return ""
 	}
-	if s := jsonscan.Str(k.get("eventSource")); s != "" {
+	if s := jsonscan.Str(k.Get("eventSource")); s != "" {
 		return s
 	}
-	return jsonscan.Str(k.get("EventSource"))
+	return jsonscan.Str(k.Get("EventSource"))
 }
 
 // isS3Test reports whether k is S3's test message, sent when a
 // notification configuration is saved.
-func isS3Test(k *members) bool {
-	return jsonscan.Str(k.get("Event")) == "s3:TestEvent"
-}
-
-// members holds the top-level members of a JSON object, matched by exact
-// name (encoding/json matches case-insensitively, which would take a
-// CloudTrail record's "eventsource" for a trigger's).
-type members struct {
-	names []string
-	vals  [][]byte
-}
-
-// maxMembers bounds the members remembered; events have a dozen or so.
-const maxMembers = 64
-
-func (k *members) scan(b []byte) error {
-	it := jsonscan.NewObjectIter(b)
-	for it.Next() {
-		if len(k.names) < maxMembers {
-			k.names = append(k.names, string(it.Key()))
-			k.vals = append(k.vals, it.Value())
-		}
-	}
-	return it.Err()
-}
-
-func (k *members) get(name string) []byte {
-	for i, n := range k.names {
-		if n == name {
-			return k.vals[i]
-		}
-	}
-	return nil
-}
-
-func (k *members) kind(name string) jsonscan.Kind { return jsonscan.KindOf(k.get(name)) }
-
-func (k *members) str(name string) string { return jsonscan.Str(k.get(name)) }
-
-// describe lists the first few keys, for messages about unrecognised
-// objects.
-func (k *members) describe() string {
-	if len(k.names) == 0 {
-		return "(none)"
-	}
-	n := min(len(k.names), 6)
-	s := make([]string, n)
-	for i := range n {
-		s[i] = strconv.Quote(k.names[i])
-	}
-	out := strings.Join(s, ", ")
-	if len(k.names) > n {
-		out += ", ..."
-	}
-	return out
+func isS3Test(k *jsonscan.Members) bool {
+	return jsonscan.Str(k.Get("Event")) == "s3:TestEvent"
 }
 
 // headBytes is how much of an unrecognised payload an error quotes.

@@ -34,14 +34,14 @@ func (h *Handler) logs(awslogs []byte) *invocation {
 
 // logData decodes awslogs.data, within MaxLogBytes.
 func logData(awslogs []byte) ([]byte, error) {
-	var k members
-	if err := k.scan(awslogs); err != nil {
+	var k jsonscan.Members
+	if err := k.Scan(awslogs); err != nil {
 		return nil, fmt.Errorf("awslogs: %w", err)
 	}
-	if k.kind("data") != jsonscan.String {
+	if k.Kind("data") != jsonscan.String {
 		return nil, fmt.Errorf("awslogs.data: missing or not a string")
 	}
-	raw, err := base64.StdEncoding.DecodeString(k.str("data"))
+	raw, err := base64.StdEncoding.DecodeString(k.Str("data"))
 	if err != nil {
 		return nil, fmt.Errorf("awslogs.data: base64: %w", err)
 	}
@@ -81,17 +81,17 @@ func gunzip(w io.Writer, raw []byte, limit int64) (int64, error) {
 // logsName names a subscription payload after its log group and stream
 // and its first log event's id, which together are stable across retries.
 func logsName(data []byte) string {
-	var k members
-	if jsonscan.KindOf(data) != jsonscan.Object || k.scan(data) != nil {
+	var k jsonscan.Members
+	if jsonscan.KindOf(data) != jsonscan.Object || k.Scan(data) != nil {
 		return "lambda:cloudwatch-logs"
 	}
 	first := ""
-	if k.kind("logEvents") == jsonscan.Array {
-		it := jsonscan.NewTrustedArrayIter(k.get("logEvents"))
-		var e members
-		if it.Next() && it.Kind() == jsonscan.Object && e.scan(it.Value()) == nil {
-			first = e.str("id")
+	if k.Kind("logEvents") == jsonscan.Array {
+		it := jsonscan.NewTrustedArrayIter(k.Get("logEvents"))
+		var e jsonscan.Members
+		if it.Next() && it.Kind() == jsonscan.Object && e.Scan(it.Value()) == nil {
+			first = e.Str("id")
 		}
 	}
-	return "lambda:cloudwatch-logs/" + k.str("logGroup") + "/" + k.str("logStream") + "/" + first
+	return "lambda:cloudwatch-logs/" + k.Str("logGroup") + "/" + k.Str("logStream") + "/" + first
 }

@@ -14,26 +14,26 @@ func (h *Handler) sqs(ctx context.Context, records []byte) *invocation {
 	inv := &invocation{trigger: "sqs"}
 	it := jsonscan.NewTrustedArrayIter(records)
 	for it.Next() {
-		var k members
-		if it.Kind() != jsonscan.Object || k.scan(it.Value()) != nil {
+		var k jsonscan.Members
+		if it.Kind() != jsonscan.Object || k.Scan(it.Value()) != nil {
 			inv.items = append(inv.items, item{
 				name: fmt.Sprintf("lambda:sqs/Records[%d]", it.Index()),
 				err:  fmt.Errorf("Records[%d]: not an object", it.Index()),
 			})
 			continue
 		}
-		m := item{id: k.str("messageId")}
+		m := item{id: k.Str("messageId")}
 		m.name = "lambda:sqs/" + m.id
 		if m.id == "" {
 			m.name = fmt.Sprintf("lambda:sqs/Records[%d]", it.Index())
 		}
 		switch {
-		case k.str("eventSource") != "aws:sqs":
-			m.err = fmt.Errorf("Records[%d]: eventSource %q in an SQS batch", it.Index(), k.str("eventSource"))
-		case k.kind("body") != jsonscan.String:
+		case k.Str("eventSource") != "aws:sqs":
+			m.err = fmt.Errorf("Records[%d]: eventSource %q in an SQS batch", it.Index(), k.Str("eventSource"))
+		case k.Kind("body") != jsonscan.String:
 			m.err = fmt.Errorf("Records[%d].body: missing or not a string", it.Index())
 		default:
-			m.inputs, m.err = h.expand(ctx, m.name, []byte(k.str("body")))
+			m.inputs, m.err = h.expand(ctx, m.name, []byte(k.Str("body")))
 		}
 		inv.items = append(inv.items, m)
 	}
@@ -47,21 +47,21 @@ func (h *Handler) sns(ctx context.Context, records []byte) *invocation {
 	it := jsonscan.NewTrustedArrayIter(records)
 	for it.Next() {
 		m := item{name: fmt.Sprintf("lambda:sns/Records[%d]", it.Index())}
-		var k, msg members
+		var k, msg jsonscan.Members
 		switch {
-		case it.Kind() != jsonscan.Object || k.scan(it.Value()) != nil:
+		case it.Kind() != jsonscan.Object || k.Scan(it.Value()) != nil:
 			m.err = fmt.Errorf("Records[%d]: not an object", it.Index())
-		case k.str("EventSource") != "aws:sns":
-			m.err = fmt.Errorf("Records[%d]: EventSource %q in an SNS event", it.Index(), k.str("EventSource"))
-		case k.kind("Sns") != jsonscan.Object || msg.scan(k.get("Sns")) != nil:
+		case k.Str("EventSource") != "aws:sns":
+			m.err = fmt.Errorf("Records[%d]: EventSource %q in an SNS event", it.Index(), k.Str("EventSource"))
+		case k.Kind("Sns") != jsonscan.Object || msg.Scan(k.Get("Sns")) != nil:
 			m.err = fmt.Errorf("Records[%d].Sns: missing or not an object", it.Index())
-		case msg.kind("Message") != jsonscan.String:
+		case msg.Kind("Message") != jsonscan.String:
 			m.err = fmt.Errorf("Records[%d].Sns.Message: missing or not a string", it.Index())
 		default:
-			if id := msg.str("MessageId"); id != "" {
+			if id := msg.Str("MessageId"); id != "" {
 				m.name = "lambda:sns/" + id
 			}
-			m.inputs, m.err = h.expand(ctx, m.name, []byte(msg.str("Message")))
+			m.inputs, m.err = h.expand(ctx, m.name, []byte(msg.Str("Message")))
 		}
 		inv.items = append(inv.items, m)
 	}
@@ -85,8 +85,8 @@ func (h *Handler) s3(ctx context.Context, payload, records []byte) *invocation {
 
 // eventBridge turns an EventBridge event into one item: the event itself,
 // or the object an S3 "Object Created" event names.
-func (h *Handler) eventBridge(ctx context.Context, b []byte, k *members) *invocation {
-	m := item{name: "lambda:eventbridge/" + k.str("id")}
+func (h *Handler) eventBridge(ctx context.Context, b []byte, k *jsonscan.Members) *invocation {
+	m := item{name: "lambda:eventbridge/" + k.Str("id")}
 	if n, ok, err := s3src.ParseNotification(b); ok {
 		if err != nil {
 			m.err = err
