@@ -97,19 +97,23 @@ func isS3Records(records json.RawMessage) bool {
 	return json.Unmarshal(list[0], &first) == nil && str(first["eventSource"]) == "aws:s3"
 }
 
+// s3Entity is the bucket and object of a record or event, the same
+// shape in S3 event notifications (s3) and EventBridge events (detail).
+type s3Entity struct {
+	Bucket struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object struct {
+		Key  string `json:"key"`
+		Size int64  `json:"size"`
+	} `json:"object"`
+}
+
 // s3Record is the part of an S3 event notification record that matters.
 type s3Record struct {
-	EventSource string `json:"eventSource"`
-	EventName   string `json:"eventName"`
-	S3          struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key  string `json:"key"`
-			Size int64  `json:"size"`
-		} `json:"object"`
-	} `json:"s3"`
+	EventSource string   `json:"eventSource"`
+	EventName   string   `json:"eventName"`
+	S3          s3Entity `json:"s3"`
 }
 
 // s3Records reads the records of an S3 event notification.
@@ -142,15 +146,7 @@ func s3Records(records json.RawMessage) (Notification, error) {
 // eventBridgeObject returns the object an EventBridge "Object Created"
 // event names.
 func eventBridgeObject(detail json.RawMessage) (Ref, error) {
-	var d struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key  string `json:"key"`
-			Size int64  `json:"size"`
-		} `json:"object"`
-	}
+	var d s3Entity
 	if len(detail) == 0 || detail[0] != '{' || json.Unmarshal(detail, &d) != nil {
 		return Ref{}, fmt.Errorf("s3src: EventBridge Object Created: detail: missing or not an object")
 	}
