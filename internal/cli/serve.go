@@ -20,7 +20,6 @@ import (
 	"github.com/vigil-sec/vigil/internal/metrics"
 	"github.com/vigil-sec/vigil/internal/server"
 	"github.com/vigil-sec/vigil/internal/sns"
-	"github.com/vigil-sec/vigil/internal/source"
 	"github.com/vigil-sec/vigil/internal/spool"
 	"github.com/vigil-sec/vigil/internal/store"
 )
@@ -201,9 +200,7 @@ func serveCommand(ctx context.Context, args []string, env Env) (err error) {
 			return err
 		}
 		defer w.Close()
-		opts.Sources = append(opts.Sources, daemon.Source{Name: "inbox", Run: func(ctx context.Context, out chan<- source.Job) error {
-			return runPointers(ctx, out, w.Run)
-		}})
+		opts.Sources = append(opts.Sources, daemon.Source{Name: "inbox", Run: w.Run})
 		log.Info("watching", "dir", inboxDir)
 		m.Gauge("vigil_inbox_pending_files", "Files in the watched folder not yet processed (waiting, in flight, or failed and to be retried).", func() float64 {
 			st := w.Stats()

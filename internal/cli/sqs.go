@@ -54,33 +54,10 @@ func sqsSources(ctx context.Context, cfg *config.Config, data string, log *slog.
 		if err != nil {
 			return nil, fmt.Errorf("serve.sqs[%d]: %w", i, err)
 		}
-		out = append(out, daemon.Source{Name: "sqs " + name, Run: func(ctx context.Context, jobs chan<- source.Job) error {
-			return runPointers(ctx, jobs, p.Run)
-		}})
+		out = append(out, daemon.Source{Name: "sqs " + name, Run: p.Run})
 		log.Info("polling", "queue", q.QueueURL)
 	}
 	return out, nil
-}
-
-// runPointers adapts a source that sends *source.Job.
-func runPointers(ctx context.Context, out chan<- source.Job, run func(context.Context, chan<- *source.Job) error) error {
-	ptrs := make(chan *source.Job)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for j := range ptrs {
-			select {
-			case out <- *j:
-			case <-ctx.Done():
-				// Not handed over: the source sees it as not done
-				// and delivers it again later.
-			}
-		}
-	}()
-	err := run(ctx, ptrs)
-	close(ptrs)
-	<-done
-	return err
 }
 
 // sqsMetrics counts what the pollers do.

@@ -69,12 +69,12 @@ func (h *batchHandler) PayloadDone(p pipeline.PayloadResult) {
 // Process runs jobs and calls each one's Done.
 func (b *Batch) Process(ctx context.Context, jobs []source.Job) error {
 	log := cmp.Or(b.Logger, slog.New(slog.DiscardHandler))
-	in := make(chan source.Job)
+	in := make(chan *source.Job)
 	go func() {
 		defer close(in)
-		for _, j := range jobs {
+		for i := range jobs {
 			select {
-			case in <- j:
+			case in <- &jobs[i]:
 			case <-ctx.Done():
 				return
 			}

@@ -34,7 +34,7 @@ import (
 // Source produces jobs until ctx ends.
 type Source struct {
 	Name string
-	Run  func(ctx context.Context, out chan<- source.Job) error
+	Run  func(ctx context.Context, out chan<- *source.Job) error
 }
 
 // Options are the daemon's parts, built and owned by the caller (which
@@ -117,7 +117,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	// Unbuffered: the pipeline's own window (a few payloads per worker)
 	// is the read-ahead, and a source holds at most the job it is handing
 	// over, so payloads of up to 16 MiB do not pile up in memory.
-	jobs := make(chan source.Job)
+	jobs := make(chan *source.Job)
 	srcCtx, stopSources := context.WithCancel(context.Background())
 	defer stopSources()
 	var sources sync.WaitGroup
@@ -225,7 +225,7 @@ loop:
 // readSpool hands the spool's records to the pipeline in order; each is
 // acknowledged when it is done. What was read but not acknowledged when
 // the daemon stops is read again at the next start.
-func (d *Daemon) readSpool(ctx context.Context, out chan<- source.Job) error {
+func (d *Daemon) readSpool(ctx context.Context, out chan<- *source.Job) error {
 	for {
 		e, err := d.o.Spool.Next(ctx)
 		if err != nil {
@@ -235,7 +235,7 @@ func (d *Daemon) readSpool(ctx context.Context, out chan<- source.Job) error {
 			return err
 		}
 		pos := e.Pos
-		job := source.Job{Input: source.Bytes(e.Name, e.Body), Source: e.Source, Received: e.Received,
+		job := &source.Job{Input: source.Bytes(e.Name, e.Body), Source: e.Source, Received: e.Received,
 			Done: func(error) {
 				// A payload that failed as a whole (not a format Vigil
 				// knows) fails again if retried: it was reported, and

@@ -270,10 +270,10 @@ func TestShutdownFinishesWhatWasTaken(t *testing.T) {
 	var mu sync.Mutex
 	var done []string
 	handed := make(chan struct{})
-	src := Source{Name: "test", Run: func(ctx context.Context, out chan<- source.Job) error {
+	src := Source{Name: "test", Run: func(ctx context.Context, out chan<- *source.Job) error {
 		for i := 0; ; i++ {
 			id := fmt.Sprintf("job%d", i)
-			job := source.Job{Input: source.Bytes(id, []byte(publicACL(id))), Source: "test", Received: time.Now(),
+			job := &source.Job{Input: source.Bytes(id, []byte(publicACL(id))), Source: "test", Received: time.Now(),
 				Done: func(err error) {
 					mu.Lock()
 					done = append(done, id)

@@ -235,12 +235,12 @@ func (c *credits) advance(cur int) {
 // input is done, or as soon as ctx is cancelled (then with ctx's error,
 // leaving any reader blocked in a read to finish on its own).
 func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (Stats, error) {
-	jobs := make(chan source.Job)
+	jobs := make(chan *source.Job)
 	go func() {
 		defer close(jobs)
 		for i := range inputs {
 			select {
-			case jobs <- source.Job{Input: inputs[i]}:
+			case jobs <- &source.Job{Input: inputs[i]}:
 			case <-ctx.Done():
 				return
 			}
@@ -254,11 +254,11 @@ func (p *Pipeline) Run(ctx context.Context, inputs []source.Input, h Handler) (S
 // jobs were received; PayloadDone carries the job, and the Handler calls
 // its Done once it has put the payload's alerts somewhere safe. Closing
 // jobs is the graceful way to stop: what was taken is finished first.
-func (p *Pipeline) RunStream(ctx context.Context, jobs <-chan source.Job, h Handler) (Stats, error) {
+func (p *Pipeline) RunStream(ctx context.Context, jobs <-chan *source.Job, h Handler) (Stats, error) {
 	return p.run(ctx, jobs, h, true)
 }
 
-func (p *Pipeline) run(ctx context.Context, jobs <-chan source.Job, h Handler, stream bool) (Stats, error) {
+func (p *Pipeline) run(ctx context.Context, jobs <-chan *source.Job, h Handler, stream bool) (Stats, error) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -290,7 +290,7 @@ func (p *Pipeline) run(ctx context.Context, jobs <-chan source.Job, h Handler, s
 				if !ok {
 					return
 				}
-				job = &j
+				job = j
 			case <-ctx.Done():
 				return
 			}

@@ -316,7 +316,7 @@ func TestCancelWhileReadBlocks(t *testing.T) {
 // might), results come back in arrival order with the job attached, and
 // closing the channel finishes what was taken and returns.
 func TestRunStream(t *testing.T) {
-	jobs := make(chan source.Job)
+	jobs := make(chan *source.Job)
 	got := make(chan PayloadResult, 32)
 	h := &streamRecorder{done: got}
 	p := newPipeline(t, 2)
@@ -330,7 +330,7 @@ func TestRunStream(t *testing.T) {
 	}()
 	for i := range 5 {
 		id := fmt.Sprintf("s%d", i)
-		jobs <- source.Job{Input: memInput(id, publicACL(id)), Source: "test"}
+		jobs <- &source.Job{Input: memInput(id, publicACL(id)), Source: "test"}
 		select {
 		case pr := <-got:
 			if pr.Job == nil || pr.Job.Source != "test" || pr.Name != id || pr.Events != 1 || pr.Kinds[event.KindCloudTrail] != 1 {
@@ -343,7 +343,7 @@ func TestRunStream(t *testing.T) {
 	// Several at once, then close: all are finished, in order.
 	for i := range 20 {
 		id := fmt.Sprintf("b%d", i)
-		jobs <- source.Job{Input: memInput(id, publicACL(id))}
+		jobs <- &source.Job{Input: memInput(id, publicACL(id))}
 	}
 	close(jobs)
 	var names []string
