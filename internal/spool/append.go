@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -133,9 +134,11 @@ func (s *Spool) encode(b *batch, recs []Record) error {
 }
 
 // writeLoop is the writer goroutine: it commits the queued batches each
-// time it is kicked, and once more when the spool closes.
+// time it is kicked, and once more when the spool closes; then it tells
+// the syncer that nothing more comes.
 func (s *Spool) writeLoop() {
 	defer s.wg.Done()
+	defer s.queueSync(syncJob{last: true})
 	for {
 		select {
 		case <-s.kick:
@@ -147,8 +150,15 @@ func (s *Spool) writeLoop() {
 	}
 }
 
-// commit writes and syncs the batches queued since the last commit, makes
-// them visible to Next and wakes their Append calls.
+// commit writes the batches queued since the last commit, makes them
+// visible to Next and hands them to the syncer, which wakes their Append
+// calls once they are synced. The writer does not wait for the sync: the
+// next group is written while it runs, so a slow fsync (another file's
+// big commit on the same disk) does not hold up the records behind it.
+// Next sees records before their sync too: processing an event that a
+// crash might still lose is harmless (its sender was not told it is
+// stored, and sends it again), and it takes the sync off the records' way
+// through the pipeline. The checkpoint never gets ahead of what is synced.
 func (s *Spool) commit() {
 	s.mu.Lock()
 	g := s.open
@@ -168,33 +178,138 @@ func (s *Spool) commit() {
 	}
 
 	s.mu.Lock()
-	s.stats.Syncs += s.w.syncs
+	s.stats.Syncs += s.w.syncs // of segments rolled
 	s.w.syncs = 0
-	if err != nil {
-		if s.broken == nil {
-			s.broken = err
-			s.log.Error("spool: write failed; appends refused until reopened", "dir", s.dir, "err", err)
-		}
+	if err == nil {
+		s.publishLocked(g)
+	} else {
+		s.failLocked(err)
 		s.stats.Pending -= g.records
 		s.stats.PendingBytes -= g.bytes
-		err = fmt.Errorf("spool: append: %w", err)
-	} else {
-		for _, sl := range s.w.sealed {
-			sl.seg.size = sl.size
-		}
-		s.segs = append(s.segs, s.w.created...)
-		s.w.seg.size = s.w.size
-		s.stats.LastSeq = s.w.next - 1
-		s.stats.Appended += uint64(g.records)
-		s.stats.AppendedBytes += g.bytes
-		s.stats.Commits++
-		close(s.avail)
-		s.avail = make(chan struct{})
 	}
-	s.w.sealed, s.w.created = s.w.sealed[:0], s.w.created[:0]
 	s.mu.Unlock()
-	g.err = err
-	close(g.done)
+	s.queueSync(syncJob{g: g, err: err, f: s.w.f, close: s.w.closed, next: s.w.next})
+	s.w.closed = nil
+}
+
+// failLocked makes err the spool's sticky failure, if it is the first.
+func (s *Spool) failLocked(err error) {
+	if s.broken == nil {
+		s.broken = err
+		s.log.Error("spool: write failed; appends refused until reopened", "dir", s.dir, "err", err)
+	}
+}
+
+// publishLocked makes what the writer wrote for g visible to Next.
+func (s *Spool) publishLocked(g *group) {
+	for _, sl := range s.w.sealed {
+		sl.seg.size = sl.size
+	}
+	s.segs = append(s.segs, s.w.created...)
+	s.w.seg.size = s.w.size
+	s.w.sealed, s.w.created = s.w.sealed[:0], s.w.created[:0]
+	close(s.avail)
+	s.avail = make(chan struct{})
+}
+
+// syncJob is a group written (or failed) and waiting for its sync.
+type syncJob struct {
+	g   *group
+	err error    // the write failed
+	f   *os.File // the segment the group's last records went to
+	// close are segments finished before it (synced when they were
+	// finished), closed once no sync can be using them.
+	close []*os.File
+	next  uint64 // sequence number after the group's last record
+	last  bool   // the writer has stopped
+}
+
+func (s *Spool) queueSync(j syncJob) {
+	s.smu.Lock()
+	s.syncq = append(s.syncq, j)
+	s.smu.Unlock()
+	select {
+	case s.skick <- struct{}{}:
+	default:
+	}
+}
+
+// syncLoop is the syncer goroutine: it takes every group written since
+// its last sync, syncs once, and wakes their Append calls, in order, until
+// the writer has stopped.
+func (s *Spool) syncLoop() {
+	defer s.wg.Done()
+	for {
+		<-s.skick
+		s.smu.Lock()
+		jobs := s.syncq
+		s.syncq = nil
+		s.smu.Unlock()
+		if s.syncJobs(jobs) {
+			return
+		}
+	}
+}
+
+// syncJobs syncs and settles jobs; it reports whether the last job came.
+func (s *Spool) syncJobs(jobs []syncJob) (last bool) {
+	s.mu.Lock()
+	err := s.broken
+	s.mu.Unlock()
+	syncs := uint64(0)
+	if err == nil {
+		var synced []*os.File
+		for _, j := range jobs {
+			if j.g == nil || j.err != nil || slices.Contains(synced, j.f) {
+				continue
+			}
+			synced = append(synced, j.f)
+			syncs++
+			if err = s.o.syncFile(j.f); err != nil {
+				err = fmt.Errorf("sync %s: %w", j.f.Name(), err)
+				break
+			}
+		}
+	}
+	for _, j := range jobs {
+		for _, f := range j.close {
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("close %s: %w", f.Name(), cerr)
+			}
+		}
+	}
+	s.mu.Lock()
+	s.stats.Syncs += syncs
+	if err != nil {
+		s.failLocked(err)
+	}
+	for _, j := range jobs {
+		last = last || j.last
+		if j.g == nil {
+			continue
+		}
+		switch {
+		case j.err != nil:
+			j.g.err = fmt.Errorf("spool: append: %w", j.err)
+		case err != nil:
+			// Written and visible to Next, but not known to be on disk:
+			// the senders are told it failed.
+			j.g.err = fmt.Errorf("spool: append: %w", err)
+		default:
+			s.synced = j.next - 1
+			s.stats.LastSeq = s.synced
+			s.stats.Appended += uint64(j.g.records)
+			s.stats.AppendedBytes += j.g.bytes
+			s.stats.Commits++
+		}
+	}
+	s.mu.Unlock()
+	for _, j := range jobs {
+		if j.g != nil {
+			close(j.g.done)
+		}
+	}
+	return last
 }
 
 // writer appends to the last segment. It is used by Open and then only by
@@ -209,9 +324,11 @@ type writer struct {
 	syncs    uint64
 
 	// Segments finished and created by the current commit, published when
-	// it succeeds.
+	// it succeeds, and the files of those finished, for the syncer to
+	// close.
 	sealed  []sealedSeg
 	created []*segment
+	closed  []*os.File
 }
 
 type sealedSeg struct {
@@ -219,8 +336,9 @@ type sealedSeg struct {
 	size int64
 }
 
-// write assigns sequence numbers to g's records, writes them and syncs,
-// moving to new segments as needed.
+// write assigns sequence numbers to g's records and writes them, moving
+// to new segments as needed (each finished segment is synced); the caller
+// syncs the last.
 func (w *writer) write(s *Spool, g *group) error {
 	w.buf = w.buf[:0]
 	for _, b := range g.batches {
@@ -246,9 +364,6 @@ func (w *writer) write(s *Spool, g *group) error {
 		}
 	}
 	if err := w.flush(); err != nil {
-		return err
-	}
-	if err := w.sync(); err != nil {
 		return err
 	}
 	if cap(w.buf) > 4<<20 {
@@ -286,16 +401,15 @@ func (w *writer) roll(s *Spool) error {
 		return err
 	}
 	w.sealed = append(w.sealed, sealedSeg{w.seg, w.size})
-	old, oldPath := w.f, w.seg.path
+	old := w.f
 	seg, f, err := createSegment(s.dir, w.next, s.o.MaxRecord, s.o.NoSync)
 	if err != nil {
 		return err
 	}
 	w.f, w.seg, w.size = f, seg, segHeaderSize
 	w.created = append(w.created, seg)
-	if err := old.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", oldPath, err)
-	}
+	// The syncer may be syncing it for an earlier group: it closes it.
+	w.closed = append(w.closed, old)
 	return nil
 }
 

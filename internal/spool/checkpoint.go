@@ -105,7 +105,9 @@ func (s *Spool) checkpoint() error {
 	s.ckmu.Lock()
 	defer s.ckmu.Unlock()
 	s.mu.Lock()
-	seq, persisted := s.acked.Seq, s.ckptSeq
+	// Not beyond what is synced: after a machine crash the checkpoint
+	// must not claim records the segments lost.
+	seq, persisted := min(s.acked.Seq, s.synced), s.ckptSeq
 	s.mu.Unlock()
 	if seq == persisted {
 		return nil

@@ -4,13 +4,20 @@
 // A source calls [Spool.Append] and answers its sender 2xx only once Append
 // returned nil: by then the records are written and fsynced, so a kill -9 at
 // any moment loses no acknowledged payload. Concurrent Append calls share one
-// fsync (group commit): a single writer goroutine takes every batch queued
-// since its last sync, writes them with one write call, syncs once and wakes
-// all their callers. Nothing waits on a timer, so a lone Append costs one
-// fsync and many concurrent ones cost one fsync per round.
+// fsync (group commit): a writer goroutine takes every batch queued since
+// its last write and writes them with one write call; a syncer goroutine
+// takes every group written since its last sync, syncs once and wakes all
+// their callers. The writer does not wait for the sync, so records keep
+// flowing to Next while a slow fsync runs. Nothing waits on a timer, so a
+// lone Append costs one fsync and many concurrent ones cost one fsync per
+// round.
 //
 // The pipeline reads with [Spool.Next] in append order and calls [Spool.Ack]
-// once it is done with a record. The acked position is persisted every
+// once it is done with a record. Next returns records as soon as they are
+// written, while their sync runs: the pipeline's work overlaps the fsync,
+// which is harmless because a record lost by a machine crash before its
+// sync was never acknowledged to its sender (and one processed twice is
+// absorbed by alert dedup). The acked position is persisted every
 // Options.CheckpointEvery and at Close; after a crash the records after the
 // persisted checkpoint are delivered again, so delivery is at least once.
 //

@@ -23,9 +23,9 @@ type reader struct {
 }
 
 // Next returns the record after the last one it returned, in append order,
-// waiting until one is durable. A record available is returned even if ctx
-// has ended; otherwise Next returns ctx.Err() when ctx ends and ErrClosed
-// when the spool is closed. Damaged data gives a *CorruptError.
+// waiting until one is written (its sync may still be running). A record
+// available is returned even if ctx has ended; otherwise Next returns
+// ctx.Err() when ctx ends and ErrClosed when the spool is closed. Damaged data gives a *CorruptError.
 func (s *Spool) Next(ctx context.Context) (Entry, error) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()

@@ -82,7 +82,8 @@ func (s *Spool) recover() error {
 	if err := s.openWriter(next, acked); err != nil {
 		return err
 	}
-	s.stats.LastSeq = s.w.next - 1
+	s.synced = s.w.next - 1
+	s.stats.LastSeq = s.synced
 
 	r := reader{rd: rd, seg: s.segs[len(s.segs)-1]}
 	r.off, r.seq = r.seg.size, s.w.next
@@ -268,6 +269,12 @@ func (s *Spool) openWriter(next, acked uint64) error {
 		f, err := os.OpenFile(last.path, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			return fmt.Errorf("spool: %w", err)
+		}
+		// A killed process's last records may be only in the page
+		// cache: sync them before the checkpoint may cover them.
+		if err := s.o.syncFile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("spool: sync %s: %w", last.path, err)
 		}
 		s.w.f, s.w.seg, s.w.size, s.w.next = f, last, last.size, next
 		return nil

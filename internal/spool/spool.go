@@ -151,9 +151,10 @@ type Stats struct {
 	// Appended and AppendedBytes count the records made durable since Open.
 	Appended      uint64
 	AppendedBytes int64
-	// Commits counts group commits since Open, and Syncs the fsyncs of
-	// segment files: one per commit plus one per segment roll (counted
-	// even with NoSync).
+	// Commits counts the groups of appends written and synced since Open,
+	// and Syncs the fsyncs of segment files: one per round of the syncer
+	// (which takes every group written meanwhile) plus one per segment
+	// roll (counted even with NoSync).
 	Commits, Syncs uint64
 	// Full counts Appends refused with ErrFull since Open.
 	Full uint64
@@ -194,10 +195,16 @@ type Spool struct {
 	avail     chan struct{} // closed and replaced by each commit
 	delivered Pos
 	acked     Pos
+	synced    uint64 // sequence number of the last synced record
 	ckptSeq   uint64
 	stats     Stats // counters only; the rest is filled by Stats
 
 	kick chan struct{} // wakes the writer; capacity 1
+
+	smu   sync.Mutex
+	syncq []syncJob     // written groups waiting for the syncer
+	skick chan struct{} // wakes the syncer; capacity 1
+
 	done chan struct{} // closed by Close
 	wg   sync.WaitGroup
 
@@ -236,6 +243,7 @@ func Open(dir string, o Options) (*Spool, error) {
 		open:  newGroup(),
 		avail: make(chan struct{}),
 		kick:  make(chan struct{}, 1),
+		skick: make(chan struct{}, 1),
 		done:  make(chan struct{}),
 	}
 	s.w.syncFile = o.syncFile
@@ -243,8 +251,9 @@ func Open(dir string, o Options) (*Spool, error) {
 		s.closeFiles()
 		return nil, err
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.writeLoop()
+	go s.syncLoop()
 	go s.checkpointLoop()
 	return s, nil
 }
