@@ -61,6 +61,69 @@ type Entry struct {
 	// Repeat is how long an alert with the same dedup key is dropped for
 	// this destination after it was queued; 0 never drops.
 	Repeat time.Duration
+	// Early, when set, is the entry's notification already on its way
+	// (see [Early]): Add does not check Repeat for it (the sender did)
+	// and queues it as its outcome says, in an item of its own.
+	Early *Early
+}
+
+// Early is an entry's notification sent before the entry was queued: a
+// dispatcher sends alerts that wait for no group straight from memory
+// while they are being queued, so that an alert's way to its destination
+// does not include a synced write. The two meet here. Add queues the
+// entry as the send went: not at all when it was delivered, for a retry
+// (or dead-lettered) when it failed, due at once when it was not tried,
+// and as being sent while it is in flight, in which case the send's
+// outcome settles the item like one Due handed out. Until Add has
+// returned, the entry is safe only because its source has not been told
+// it is done: a crash sends the alert again.
+type Early struct {
+	mu    sync.Mutex
+	state earlyState
+	err   error
+	retry time.Time
+	item  *Item
+}
+
+type earlyState uint8
+
+const (
+	earlySending earlyState = iota
+	earlyTried
+	earlyUntried
+)
+
+// Finish reports the send's outcome: err nil when the destination
+// accepted it, otherwise when to retry (zero: dead-letter). It returns
+// the item Add queued for the entry while it was in flight, to be settled
+// with Done and this outcome, or nil when Add has not run yet (it will
+// queue the entry as the outcome says).
+func (e *Early) Finish(err error, retry time.Time) *Item {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.state, e.err, e.retry = earlyTried, err, retry
+	return e.item
+}
+
+// delivered reports whether e is an early send the destination accepted
+// (false for nil).
+func (e *Early) delivered() bool {
+	if e == nil {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state == earlyTried && e.err == nil
+}
+
+// Untried reports that the notification was not sent (the sender
+// stopped first). It returns the item Add queued meanwhile, to be given
+// back with Release, or nil (Add will queue the entry due at once).
+func (e *Early) Untried() *Item {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.state = earlyUntried
+	return e.item
 }
 
 // Result is the outcome of trying an item.
@@ -248,17 +311,17 @@ func (o *Outbox) Add(now time.Time, entries []Entry) (int, error) {
 		sent := tx.Bucket(bucketSent)
 		for _, e := range entries {
 			if e.Repeat > 0 && e.Alert.DedupKey != "" {
-				sk := append(append([]byte(e.Dest), 0), e.Alert.DedupKey...)
-				if v := sent.Get(sk); len(v) == 16 {
-					at := int64(binary.BigEndian.Uint64(v))
-					if now.UnixNano()-at < int64(e.Repeat) {
-						continue
-					}
+				if e.Early == nil && isRepeat(sent, e, now) {
+					continue
 				}
 				v := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
-				if err := sent.Put(sk, binary.BigEndian.AppendUint64(v, uint64(e.Repeat))); err != nil {
+				if err := sent.Put(sentKey(e), binary.BigEndian.AppendUint64(v, uint64(e.Repeat))); err != nil {
 					return err
 				}
+			}
+			if e.Early.delivered() {
+				added++
+				continue
 			}
 			q, err := tx.CreateBucketIfNotExists([]byte(prefixQ + e.Dest))
 			if err != nil {
@@ -275,6 +338,17 @@ func (o *Outbox) Add(now time.Time, entries []Entry) (int, error) {
 			av, err := json.Marshal(e.Alert)
 			if err != nil {
 				return fmt.Errorf("alert %s: %w", e.Alert.DedupKey, err)
+			}
+			if e.Early != nil {
+				due, err := o.addEarly(tx, q, ab, e, av, now)
+				if err != nil {
+					return err
+				}
+				added++
+				if due {
+					dests[e.Dest] = true
+				}
+				continue
 			}
 			if gv := g.Get([]byte(e.GroupKey)); len(gv) == 20 && q.Get(gv[:16]) != nil && !o.isSending(e.Dest, binary.BigEndian.Uint64(gv[8:16])) {
 				if n := binary.BigEndian.Uint32(gv[16:]); n < MaxGroup {
@@ -328,6 +402,82 @@ func (o *Outbox) Add(now time.Time, entries []Entry) (int, error) {
 		o.wakeUp(d)
 	}
 	return added, nil
+}
+
+// addEarly queues an entry whose notification was sent early, as its
+// outcome so far says (see [Early]). Its item is its own: it opens no
+// group, so no later alert joins it. It reports whether the item is
+// queued for the destination's worker to take (not tried, or to retry).
+func (o *Outbox) addEarly(tx *bolt.Tx, q, ab *bolt.Bucket, e Entry, av []byte, now time.Time) (bool, error) {
+	x := e.Early
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.state == earlyTried && x.err == nil {
+		return false, nil // delivered meanwhile: the alert is not needed
+	}
+	id, err := tx.Bucket(bucketSeq).NextSequence()
+	if err != nil {
+		return false, err
+	}
+	it := &Item{ID: id, Dest: e.Dest, Receiver: e.Receiver, GroupKey: e.GroupKey, Created: now.UTC(), Due: now.UTC()}
+	if err := ab.Put(alertKey(id, 0), av); err != nil {
+		return false, err
+	}
+	switch x.state {
+	case earlyTried:
+		it.Attempts, it.LastError = 1, x.err.Error()
+		if x.retry.IsZero() {
+			it.DeadAt = now.UTC()
+			d, err := tx.CreateBucketIfNotExists([]byte(prefixDead + e.Dest))
+			if err != nil {
+				return false, err
+			}
+			return false, putJSON(d, idKey(id), it)
+		}
+		it.Due = x.retry.UTC()
+	case earlySending:
+		// Settled by the send's outcome: Finish hands the item over.
+		it.Alerts, it.NAlerts, it.upTo = []*alert.Alert{e.Alert}, 1, 1
+		x.item = it
+		o.mu.Lock()
+		if o.sending[e.Dest] == nil {
+			o.sending[e.Dest] = map[uint64]bool{}
+		}
+		o.sending[e.Dest][id] = true
+		o.mu.Unlock()
+		return false, putJSON(q, queueKey(it.Due, id), it)
+	}
+	return true, putJSON(q, queueKey(it.Due, id), it)
+}
+
+func sentKey(e Entry) []byte { return append(append([]byte(e.Dest), 0), e.Alert.DedupKey...) }
+
+// isRepeat reports whether e's alert was queued for its destination
+// within e.Repeat before now.
+func isRepeat(sent *bolt.Bucket, e Entry, now time.Time) bool {
+	if e.Repeat <= 0 || e.Alert.DedupKey == "" {
+		return false
+	}
+	v := sent.Get(sentKey(e))
+	return len(v) == 16 && now.UnixNano()-int64(binary.BigEndian.Uint64(v)) < int64(e.Repeat)
+}
+
+// Repeats reports, for each entry, whether Add would drop it now as a
+// repeat of an alert queued before (entries are not checked against each
+// other). It only reads the file.
+func (o *Outbox) Repeats(now time.Time, entries []Entry) ([]bool, error) {
+	out := make([]bool, len(entries))
+	err := o.db.View(func(tx *bolt.Tx) error {
+		sent := tx.Bucket(bucketSent)
+		for i, e := range entries {
+			out[i] = isRepeat(sent, e, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	return out, nil
 }
 
 // pruneSent forgets dedup entries whose repeat interval is over.
@@ -434,7 +584,9 @@ func (o *Outbox) Done(now time.Time, results []Result) error {
 		for _, r := range results {
 			it := r.Item
 			q := tx.Bucket([]byte(prefixQ + it.Dest))
-			if q == nil {
+			if q == nil || q.Get(queueKey(it.Due, it.ID)) == nil {
+				// Not queued (an early item whose Add failed): there is
+				// nothing to settle.
 				continue
 			}
 			if err := q.Delete(queueKey(it.Due, it.ID)); err != nil {
