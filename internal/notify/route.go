@@ -58,6 +58,9 @@ type Match struct {
 	GroupKey  string
 	GroupWait time.Duration
 	Repeat    time.Duration
+	// Alone says the alert is a notification of its own at once: the
+	// route neither groups nor waits.
+	Alone bool
 }
 
 // NewRouter builds the router. Without a route every alert goes to every
@@ -170,7 +173,8 @@ func (rt *Router) walk(r *route, a *alert.Alert, out *[]Match) {
 		}
 	}
 	if !matched && r.receiver != "" {
-		*out = append(*out, Match{Receiver: r.receiver, GroupKey: groupKey(r, a), GroupWait: r.wait, Repeat: r.repeat})
+		*out = append(*out, Match{Receiver: r.receiver, GroupKey: groupKey(r, a), GroupWait: r.wait, Repeat: r.repeat,
+			Alone: len(r.groupBy) == 0 && r.wait <= 0})
 	}
 }
 
