@@ -1,9 +1,10 @@
 // Package daemon runs Vigil as a service (`vigil serve`): sources (the
 // spool fed by HTTP ingest and SNS, the watched inbox, SQS queues) feed
-// one stream through decode → enrich → detect, and every payload's alerts
-// are committed to the outbox and the alert store before its source is
-// told it is done. Shutdown stops the sources first and finishes what was
-// taken.
+// one stream through decode → enrich → detect. Each payload's alerts
+// start on their way to their destinations at once, and are committed to
+// the outbox and the alert store before its source is told it is done, so
+// a crash in between makes and sends them again rather than losing them.
+// Shutdown stops the sources first and finishes what was taken.
 package daemon
 
 import (
@@ -284,15 +285,17 @@ func (d *Daemon) observeDelivery(a notify.Attempt) {
 	}
 }
 
-// handler receives the pipeline's results in order and hands each
-// payload's alerts, with its Done, to the committer.
+// handler receives the pipeline's results in order, starts each
+// payload's alerts on their way (notify.Dispatcher.Prepare) and hands
+// them, with the payload's Done, to the committer.
 type handler struct {
-	d       *Daemon
-	c       *committer
-	pending []store.Stored
-	dones   []done
-	errs    int
-	shown   int
+	d        *Daemon
+	c        *committer
+	pending  []store.Stored
+	prepared []*notify.Prepared // the pending alerts, routed and on their way
+	dones    []done
+	errs     int
+	shown    int
 }
 
 // done is a finished payload waiting for its alerts to be committed.
@@ -352,8 +355,20 @@ func (h *handler) PayloadDone(p pipeline.PayloadResult) {
 		h.d.log.Warn("bad records", "payload", p.Name, "count", h.errs)
 	}
 	h.errs, h.shown = 0, 0
-	for i := len(h.pending) - 1; i >= 0 && h.pending[i].Alert.ReceivedAt.IsZero(); i-- {
+	i := len(h.pending)
+	for i > 0 && h.pending[i-1].Alert.ReceivedAt.IsZero() {
+		i--
 		h.pending[i].Alert.ReceivedAt = job.Received
+	}
+	// The payload's alerts go to their destinations now; the committer
+	// makes them durable meanwhile, and the source hears it is done only
+	// after that.
+	if disp := h.d.o.Dispatcher; disp != nil && i < len(h.pending) {
+		alerts := make([]*alert.Alert, len(h.pending)-i)
+		for j := range alerts {
+			alerts[j] = h.pending[i+j].Alert
+		}
+		h.prepared = append(h.prepared, disp.Prepare(alerts))
 	}
 	h.dones = append(h.dones, done{job: job, err: p.Err, n: len(h.pending)})
 	h.flush()
@@ -365,13 +380,14 @@ func (h *handler) flush() {
 	if len(h.dones) == 0 {
 		return
 	}
-	h.c.in <- batch{stored: h.pending, dones: h.dones}
-	h.pending, h.dones = nil, nil
+	h.c.in <- batch{stored: h.pending, prepared: h.prepared, dones: h.dones}
+	h.pending, h.prepared, h.dones = nil, nil, nil
 }
 
 type batch struct {
-	stored []store.Stored
-	dones  []done
+	stored   []store.Stored
+	prepared []*notify.Prepared
+	dones    []done
 }
 
 // committer writes alerts to the outbox and the store, then tells the
@@ -415,8 +431,10 @@ func (c *committer) run() {
 
 func (c *committer) commit(bs []batch) error {
 	var stored []store.Stored
+	var prepared []*notify.Prepared
 	for _, b := range bs {
 		stored = append(stored, b.stored...)
+		prepared = append(prepared, b.prepared...)
 	}
 	if len(stored) > 0 {
 		var wg sync.WaitGroup
@@ -425,11 +443,7 @@ func (c *committer) commit(bs []batch) error {
 			wg.Go(func() { storeErr = c.d.o.Store.Put(stored) })
 		}
 		if c.d.o.Dispatcher != nil {
-			alerts := make([]*alert.Alert, len(stored))
-			for i := range stored {
-				alerts[i] = stored[i].Alert
-			}
-			_, notifyErr = c.d.o.Dispatcher.Notify(alerts)
+			_, notifyErr = c.d.o.Dispatcher.Commit(prepared)
 		}
 		wg.Wait()
 		if err := errors.Join(notifyErr, storeErr); err != nil {
