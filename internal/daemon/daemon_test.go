@@ -215,21 +215,24 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("post ndjson: %d", c)
 	}
 	waitFor(t, "five alerts at the receiver", func() bool { d, _ := recv.count(); return d == 5 })
-	resp, err := http.Get(r.url + "/api/alerts?rule=aws-s3-bucket-acl-public")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Alerts go to their receivers while they are being stored: the API
+	// has them moments later.
 	var page store.Page
-	json.NewDecoder(resp.Body).Decode(&page)
-	resp.Body.Close()
-	if len(page.Alerts) != 5 {
-		t.Fatalf("API lists %d alerts, want 5", len(page.Alerts))
-	}
+	waitFor(t, "five alerts in the API", func() bool {
+		resp, err := http.Get(r.url + "/api/alerts?rule=aws-s3-bucket-acl-public")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page = store.Page{}
+		json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		return len(page.Alerts) == 5
+	})
 	a := page.Alerts[0].Alert
 	if a.ReceivedAt.IsZero() || a.Resource == "" || a.Actor.Name == "" {
 		t.Errorf("alert lacks who/what/when: %+v", a)
 	}
-	resp, err = http.Get(r.url + "/api/alerts/" + a.DedupKey)
+	resp, err := http.Get(r.url + "/api/alerts/" + a.DedupKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,22 +242,35 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("GET alert: %d %s", resp.StatusCode, body)
 	}
 	waitFor(t, "spool acknowledged", func() bool { return r.spool.Stats().Pending == 0 })
-	resp, err = http.Get(r.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	wants := []string{
 		`vigil_events_total{kind="cloudtrail",source="http"} 5`,
 		`vigil_payloads_total{source="http"} 3`,
 		`vigil_rule_hits_total{rule="aws-s3-bucket-acl-public",severity=`,
 		`vigil_alerts_delivered_total{destination="hook",outcome="sent",receiver="hook"} 5`,
 		`vigil_alert_latency_from_receipt_seconds_count{destination="hook"} 5`,
-	} {
-		if !bytes.Contains(body, []byte(want)) {
-			t.Errorf("metrics lack %s", want)
+	}
+	var missing []string
+	deadline := time.Now().Add(5 * time.Second) // a send's outcome is counted after the receiver has it
+	for {
+		resp, err = http.Get(r.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		missing = missing[:0]
+		for _, want := range wants {
+			if !bytes.Contains(body, []byte(want)) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, m := range missing {
+		t.Errorf("metrics lack %s", m)
 	}
 	r.shutdown(t)
 	if n := strings.Count(r.console.String(), "\n"); n != 5 {
