@@ -297,9 +297,22 @@ func (d *Dispatcher) stream(ctx context.Context, dest string) {
 		}
 	}
 	var sending sync.WaitGroup
-	// Alerts sent early (Prepare) take the same slots as queued items.
+	// Alerts sent early (Prepare) take the same slots as queued items:
+	// Prepare starts them itself while a slot is free, and the feeder
+	// sends the backlog as slots free.
 	eq := d.early[dest]
-	eq.start()
+	eq.run(func(es *earlySend) bool {
+		select {
+		case <-free:
+		default:
+			return false
+		}
+		sending.Go(func() {
+			defer release()
+			d.sendEarly(ctx, dest, s, es, report)
+		})
+		return true
+	})
 	var feeding sync.WaitGroup
 	feeding.Go(func() {
 		for {
@@ -322,9 +335,12 @@ func (d *Dispatcher) stream(ctx context.Context, dest string) {
 		}
 	})
 	defer func() {
+		// No send starts once the queue is stopped and the feeder is
+		// gone; then wait for those in flight.
+		left := eq.stop()
 		feeding.Wait()
 		sending.Wait()
-		for _, es := range eq.stop() {
+		for _, es := range left {
 			d.untried(es)
 		}
 		close(stop)

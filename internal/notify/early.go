@@ -27,8 +27,12 @@ const earlyBacklog = 1024
 // earlyQueue holds one destination's alerts to send early.
 type earlyQueue struct {
 	mu   sync.Mutex
-	open bool // a stream worker takes from ch
-	ch   chan *earlySend
+	open bool // a stream worker runs
+	// start, set while open, starts sending s at once if one of the
+	// destination's slots is free: most alerts go out from Prepare
+	// without waiting for another goroutine to pick them up.
+	start func(s *earlySend) bool
+	ch    chan *earlySend // the rest, for the worker to send as slots free
 }
 
 type earlySend struct {
@@ -44,12 +48,15 @@ func (q *earlyQueue) isOpen() bool {
 	return q.open
 }
 
-// push queues s unless no worker takes from the queue or it is full.
+// push starts or queues s unless no worker runs or the backlog is full.
 func (q *earlyQueue) push(s *earlySend) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.open {
 		return false
+	}
+	if q.start(s) {
+		return true
 	}
 	select {
 	case q.ch <- s:
@@ -59,17 +66,19 @@ func (q *earlyQueue) push(s *earlySend) bool {
 	}
 }
 
-func (q *earlyQueue) start() {
+// run opens the queue to push; start is called with the queue locked.
+func (q *earlyQueue) run(start func(*earlySend) bool) {
 	q.mu.Lock()
-	q.open = true
+	q.open, q.start = true, start
 	q.mu.Unlock()
 }
 
-// stop closes the queue to push and returns what waits in it.
+// stop closes the queue to push and returns what waits in it. Once it
+// returns, start is not called again.
 func (q *earlyQueue) stop() []*earlySend {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.open = false
+	q.open, q.start = false, nil
 	var left []*earlySend
 	for {
 		select {
