@@ -100,7 +100,8 @@ func Open(path string, o Options) (*Store, error) {
 	// The free list is rebuilt at open rather than written at each
 	// commit (as etcd does): commits write less, which matters at one
 	// commit per batch of alerts.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		InitialMmapSize: initialMmap})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("alert store %s: in use by another Vigil process", path)
 	}
@@ -403,3 +404,9 @@ func getCount(tx *bolt.Tx) uint64 {
 func putCount(tx *bolt.Tx, n uint64) error {
 	return tx.Bucket(bucketMeta).Put(keyCount, binary.BigEndian.AppendUint64(nil, n))
 }
+
+// initialMmap is the file's first mapping: growing it remaps the file,
+// which waits for every reader and stalls every writer, so a file that
+// grows from nothing under load would remap a dozen times in its first
+// seconds. Address space only: memory is used as pages are touched.
+const initialMmap = 256 << 20
