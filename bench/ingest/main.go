@@ -47,6 +47,7 @@ func main() {
 	group := flag.Bool("group", false, "group alerts by rule in the route (one request carries many alerts) instead of one request per alert")
 	minRate := flag.Float64("min-rate", 0, "fail (exit 1) unless at least this many `events/s` were accepted")
 	maxP99 := flag.Duration("max-p99", 0, "fail (exit 1) unless p99 from receipt to receiver is under this `duration`")
+	timeline := flag.Bool("timeline", false, "also print the latency of each second's alerts")
 	extra := flag.String("args", "", "more `flags` for vigil serve (space-separated), e.g. --cpuprofile=/tmp/cpu")
 	flag.Parse()
 
@@ -175,6 +176,9 @@ func main() {
 	}
 	cpu, rss := v.stop()
 
+	if *timeline {
+		rc.timeline(start)
+	}
 	lat := rc.latencies()
 	r := results{
 		Rate: *rate, Batch: *batch, Conns: *conns, Seconds: elapsed.Seconds(),
@@ -314,6 +318,7 @@ type receiver struct {
 	url string
 	mu  sync.Mutex
 	lat []time.Duration
+	at  []time.Time // when each alert arrived
 }
 
 func newReceiver() *receiver {
@@ -353,6 +358,9 @@ func newReceiver() *receiver {
 		}
 		r.mu.Lock()
 		r.lat = append(r.lat, lat...)
+		for range lat {
+			r.at = append(r.at, now)
+		}
 		r.mu.Unlock()
 	}))
 	return r
@@ -362,6 +370,26 @@ func (r *receiver) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.lat)
+}
+
+// timeline prints p50, p99 and the maximum latency of the alerts that
+// arrived in each second from start: whether slow alerts bunch up in time
+// (a stall) or spread.
+func (r *receiver) timeline(start time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var secs [][]time.Duration
+	for i, at := range r.at {
+		s := max(int(at.Sub(start)/time.Second), 0)
+		for len(secs) <= s {
+			secs = append(secs, nil)
+		}
+		secs[s] = append(secs[s], r.lat[i])
+	}
+	for s, l := range secs {
+		slices.Sort(l)
+		fmt.Printf("second %2d: %5d alerts, p50 %6.1f ms, p99 %6.1f ms, max %6.1f ms\n", s, len(l), pct(l, 50), pct(l, 99), pct(l, 100))
+	}
 }
 
 func (r *receiver) latencies() []time.Duration {
