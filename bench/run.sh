@@ -184,7 +184,9 @@ go run ./bench/delivery -alerts 20000
 # (i) HTTP ingest: vigil serve takes EventBridge CloudTrail events (the
 # corpus's records in EventBridge envelopes) over POST /ingest at 20,000
 # events/s for 20 s; floor: all accepted on schedule, and p99 from receipt
-# to the alert's arrival at a webhook on loopback under 50 ms. Then one
+# to the alert's arrival at a webhook on loopback under 50 ms, for the
+# sustained load (the first second's alerts, while the freshly started
+# process warms up, are reported apart). Then one
 # event per request, as EventBridge API destinations post (reported).
 echo
 echo "== HTTP ingest: 20,000 events/s, 100 events per request"
