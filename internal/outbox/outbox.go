@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -150,6 +151,8 @@ type Outbox struct {
 	// reads it is not lost: Done removes only the alerts that were sent
 	// and requeues the rest.)
 	sending map[string]map[uint64]bool
+
+	dueHook func() // tests: runs inside Due's read transaction
 }
 
 var (
@@ -518,7 +521,18 @@ func putJSON(b *bolt.Bucket, key []byte, it *Item) error {
 func (o *Outbox) Due(dest string, now time.Time, max int) ([]*Item, time.Time, error) {
 	var items []*Item
 	var next time.Time
+	// The items being sent when the read begins: Done may settle one and
+	// drop its mark while the read still sees the file as it was before
+	// (the item still queued); skipping it by this copy keeps it from
+	// being handed out, and sent, twice. Items marked after the copy are
+	// caught by isSending.
+	o.mu.Lock()
+	before := maps.Clone(o.sending[dest])
+	o.mu.Unlock()
 	err := o.db.View(func(tx *bolt.Tx) error {
+		if o.dueHook != nil {
+			o.dueHook()
+		}
 		items, next = nil, time.Time{}
 		q := tx.Bucket([]byte(prefixQ + dest))
 		if q == nil {
@@ -527,7 +541,7 @@ func (o *Outbox) Due(dest string, now time.Time, max int) ([]*Item, time.Time, e
 		limit := queueKey(now, ^uint64(0))
 		c := q.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if o.isSending(dest, binary.BigEndian.Uint64(k[8:16])) {
+			if id := binary.BigEndian.Uint64(k[8:16]); before[id] || o.isSending(dest, id) {
 				continue
 			}
 			if bytes.Compare(k, limit) > 0 {

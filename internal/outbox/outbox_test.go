@@ -216,3 +216,27 @@ func TestJoinWhileSending(t *testing.T) {
 		t.Errorf("d joined an item being sent: %d items", len(q))
 	}
 }
+
+// TestDueDuringDone: Done settles an item while Due's read, begun before
+// Done's commit, still sees it queued; Due must not hand it out again
+// (it was delivered: a second send is a duplicate).
+func TestDueDuringDone(t *testing.T) {
+	o := open(t, filepath.Join(t.TempDir(), "outbox.db"))
+	o.Add(t0, []Entry{{Dest: "hook", GroupKey: "a", Alert: al("a")}, {Dest: "hook", GroupKey: "b", Alert: al("b")}})
+	first, _, _ := o.Due("hook", t0, 1)
+	if len(first) != 1 || titles(first[0]) != "a" {
+		t.Fatalf("Due = %+v", first)
+	}
+	o.dueHook = func() {
+		o.dueHook = nil
+		done := make(chan error)
+		go func() { done <- o.Done(t0, []Result{{Item: first[0]}}) }()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	got, _, _ := o.Due("hook", t0, 10)
+	if len(got) != 1 || titles(got[0]) != "b" {
+		t.Fatalf("Due during Done = %d items (%v), want only b", len(got), got)
+	}
+}
