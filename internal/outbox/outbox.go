@@ -6,7 +6,9 @@
 //
 // Every change is one bbolt transaction, synced before it returns: an item
 // added survives a crash, and an item is removed only after its delivery
-// succeeded, so delivery is at least once.
+// succeeded, so delivery is at least once. An entry may also come in after
+// its notification was sent, or while it is being sent (see [Early]): the
+// daemon sends single alerts from memory while it queues them here.
 package outbox
 
 import (
