@@ -140,11 +140,9 @@ type Result struct {
 
 // Outbox is the on-disk store. It is safe for concurrent use.
 type Outbox struct {
-	db        *bolt.DB
-	mu        sync.Mutex
-	wake      map[string]chan struct{}
-	adds      int       // since the last prune of the dedup index
-	lastPrune time.Time // of the dedup index
+	db   *bolt.DB
+	mu   sync.Mutex
+	wake map[string]chan struct{}
 
 	// sending holds the items Due handed out and Done (or Release) has
 	// not yet settled, by destination: Due skips them and Add opens new
@@ -160,10 +158,14 @@ type Outbox struct {
 var (
 	bucketSeq  = []byte("seq")
 	bucketSent = []byte("sent") // dest \x00 dedup key -> queued at, repeat (unix ns, ns)
-	prefixQ    = "q/"           // q/<dest>: due (8) + id (8) -> item JSON
-	prefixG    = "g/"           // g/<dest>: group key -> queue key (16) + alerts (4) of the open item
-	prefixA    = "a/"           // a/<dest>: id (8) + index (4) -> alert JSON
-	prefixDead = "dead/"        // dead/<dest>: id (8) -> item JSON
+	// bucketExp orders the dedup records by when they expire, so that
+	// pruning reads only those that have: expiry (unix ns, 8) + dest
+	// \x00 dedup key -> nothing.
+	bucketExp  = []byte("sent-exp")
+	prefixQ    = "q/"    // q/<dest>: due (8) + id (8) -> item JSON
+	prefixG    = "g/"    // g/<dest>: group key -> queue key (16) + alerts (4) of the open item
+	prefixA    = "a/"    // a/<dest>: id (8) + index (4) -> alert JSON
+	prefixDead = "dead/" // dead/<dest>: id (8) -> item JSON
 )
 
 // MaxGroup is the most alerts one item holds: a group that grows beyond
@@ -189,7 +191,20 @@ func Open(path string) (*Outbox, error) {
 				return err
 			}
 		}
-		return nil
+		if tx.Bucket(bucketExp) != nil {
+			return nil
+		}
+		// A file from before the expiry index: index what it has, once.
+		exp, err := tx.CreateBucket(bucketExp)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketSent).ForEach(func(k, v []byte) error {
+			if len(v) != 16 {
+				return nil
+			}
+			return exp.Put(expKey(v, k), nil)
+		})
 	})
 	if err != nil {
 		db.Close()
@@ -314,14 +329,16 @@ func (o *Outbox) Add(now time.Time, entries []Entry) (int, error) {
 	dests := map[string]bool{}
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		added = 0
-		sent := tx.Bucket(bucketSent)
+		sent, exp := tx.Bucket(bucketSent), tx.Bucket(bucketExp)
+		if err := pruneSent(sent, exp, now); err != nil {
+			return err
+		}
 		for _, e := range entries {
 			if e.Repeat > 0 && e.Alert.DedupKey != "" {
 				if e.Early == nil && isRepeat(sent, e, now) {
 					continue
 				}
-				v := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
-				if err := sent.Put(sentKey(e), binary.BigEndian.AppendUint64(v, uint64(e.Repeat))); err != nil {
+				if err := putSent(sent, exp, sentKey(e), now, e.Repeat); err != nil {
 					return err
 				}
 			}
@@ -388,16 +405,6 @@ func (o *Outbox) Add(now time.Time, entries []Entry) (int, error) {
 			}
 			added++
 			dests[e.Dest] = true
-		}
-		o.mu.Lock()
-		o.adds += len(entries)
-		prune := o.adds >= 4096 || now.Sub(o.lastPrune) > 10*time.Minute
-		if prune {
-			o.adds, o.lastPrune = 0, now
-		}
-		o.mu.Unlock()
-		if prune {
-			return pruneSent(sent, now)
 		}
 		return nil
 	})
@@ -486,20 +493,41 @@ func (o *Outbox) Repeats(now time.Time, entries []Entry) ([]bool, error) {
 	return out, nil
 }
 
-// pruneSent forgets dedup entries whose repeat interval is over.
-func pruneSent(b *bolt.Bucket, now time.Time) error {
-	var old [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		if len(v) != 16 || int64(binary.BigEndian.Uint64(v))+int64(binary.BigEndian.Uint64(v[8:])) < now.UnixNano() {
-			old = append(old, slices.Clone(k))
+// expKey is the expiry index's key of the dedup record k with value v.
+func expKey(v, k []byte) []byte {
+	at, repeat := int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(k)), uint64(at+repeat)), k...)
+}
+
+// putSent records that the alert of dedup record k was queued at now,
+// replacing its earlier record and that record's place in the index.
+func putSent(sent, exp *bolt.Bucket, k []byte, now time.Time, repeat time.Duration) error {
+	if old := sent.Get(k); len(old) == 16 {
+		if err := exp.Delete(expKey(old, k)); err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	v := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(now.UnixNano())), uint64(repeat))
+	if err := sent.Put(k, v); err != nil {
 		return err
 	}
+	return exp.Put(expKey(v, k), nil)
+}
+
+// pruneSent forgets the dedup records whose repeat interval is over,
+// reading only those (the index is in expiry order): nothing when none
+// has expired.
+func pruneSent(sent, exp *bolt.Bucket, now time.Time) error {
+	var old [][]byte
+	c := exp.Cursor()
+	for k, _ := c.First(); k != nil && int64(binary.BigEndian.Uint64(k)) < now.UnixNano(); k, _ = c.Next() {
+		old = append(old, slices.Clone(k))
+	}
 	for _, k := range old {
-		if err := b.Delete(k); err != nil {
+		if err := sent.Delete(k[8:]); err != nil {
+			return err
+		}
+		if err := exp.Delete(k); err != nil {
 			return err
 		}
 	}

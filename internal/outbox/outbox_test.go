@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,10 +140,49 @@ func TestPruneForgetsOldDedupKeys(t *testing.T) {
 	if _, err := o.Add(t0.Add(time.Hour), []Entry{{Dest: "w", GroupKey: "g", Alert: al("late"), Repeat: time.Minute}}); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	o.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketSent).Stats().KeyN; return nil })
-	if n != 1 {
-		t.Errorf("%d dedup keys after the prune, want 1", n)
+	n, x := 0, 0
+	o.db.View(func(tx *bolt.Tx) error {
+		n, x = tx.Bucket(bucketSent).Stats().KeyN, tx.Bucket(bucketExp).Stats().KeyN
+		return nil
+	})
+	if n != 1 || x != 1 {
+		t.Errorf("%d dedup keys and %d in the expiry index after the prune, want 1 and 1", n, x)
+	}
+}
+
+// TestDedupIndexOfAnOlderFile: a file written before the expiry index
+// gets one at Open, and its old records are pruned through it; a record
+// queued again moves in the index.
+func TestDedupIndexOfAnOlderFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o := open(t, path)
+	o.Add(t0, []Entry{
+		{Dest: "w", GroupKey: "g", Alert: al("old"), Repeat: time.Minute},
+		{Dest: "w", GroupKey: "g", Alert: al("again"), Repeat: time.Minute},
+	})
+	o.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketExp) })
+	o.Close()
+
+	o = open(t, path)
+	keys := func() (sent, exp []string) {
+		o.db.View(func(tx *bolt.Tx) error {
+			tx.Bucket(bucketSent).ForEach(func(k, _ []byte) error { sent = append(sent, string(k)); return nil })
+			tx.Bucket(bucketExp).ForEach(func(k, _ []byte) error { exp = append(exp, string(k[8:])); return nil })
+			return nil
+		})
+		return sent, exp
+	}
+	if sent, exp := keys(); len(sent) != 2 || len(exp) != 2 {
+		t.Fatalf("after Open: sent %q, index %q", sent, exp)
+	}
+	// "again" is queued again after its interval; "old" only expires.
+	o.Add(t0.Add(2*time.Minute), []Entry{{Dest: "w", GroupKey: "g", Alert: al("again"), Repeat: time.Hour}})
+	sent, exp := keys()
+	if strings.Join(sent, ",") != "w\x00again" || strings.Join(exp, ",") != "w\x00again" {
+		t.Errorf("after the prune: sent %q, index %q; want only again in both", sent, exp)
+	}
+	if n, _ := o.Add(t0.Add(30*time.Minute), []Entry{{Dest: "w", GroupKey: "g", Alert: al("again"), Repeat: time.Hour}}); n != 0 {
+		t.Errorf("again within its new interval was queued")
 	}
 }
 
@@ -238,5 +278,36 @@ func TestDueDuringDone(t *testing.T) {
 	got, _, _ := o.Due("hook", t0, 10)
 	if len(got) != 1 || titles(got[0]) != "b" {
 		t.Fatalf("Due during Done = %d items (%v), want only b", len(got), got)
+	}
+}
+
+// BenchmarkAddBesideManyDedupRecords: adding alerts costs the same with
+// 100,000 dedup records in their repeat interval as with none (pruning
+// reads only what expired).
+func BenchmarkAddBesideManyDedupRecords(b *testing.B) {
+	o, err := Open(filepath.Join(b.TempDir(), "outbox.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	var es []Entry
+	for i := range 100_000 {
+		es = append(es, Entry{Dest: "w", GroupKey: "g", Alert: al(fmt.Sprintf("old-%d", i)), Repeat: 4 * time.Hour})
+		if len(es) == 5000 {
+			if _, err := o.Add(t0, es); err != nil {
+				b.Fatal(err)
+			}
+			es = es[:0]
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		es = es[:0]
+		for j := range 10 {
+			es = append(es, Entry{Dest: "w", GroupKey: fmt.Sprint(i, j), Alert: al(fmt.Sprintf("new-%d-%d", i, j)), Repeat: 4 * time.Hour})
+		}
+		if _, err := o.Add(t0.Add(time.Minute), es); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
