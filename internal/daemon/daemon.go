@@ -355,19 +355,17 @@ func (h *handler) PayloadDone(p pipeline.PayloadResult) {
 		h.d.log.Warn("bad records", "payload", p.Name, "count", h.errs)
 	}
 	h.errs, h.shown = 0, 0
-	i := len(h.pending)
-	for i > 0 && h.pending[i-1].Alert.ReceivedAt.IsZero() {
-		i--
-		h.pending[i].Alert.ReceivedAt = job.Received
-	}
-	// The payload's alerts go to their destinations now; the committer
-	// makes them durable meanwhile, and the source hears it is done only
-	// after that.
-	if disp := h.d.o.Dispatcher; disp != nil && i < len(h.pending) {
-		alerts := make([]*alert.Alert, len(h.pending)-i)
-		for j := range alerts {
-			alerts[j] = h.pending[i+j].Alert
+	// What is pending is this payload's alerts: each PayloadDone flushes.
+	alerts := make([]*alert.Alert, len(h.pending))
+	for i := range h.pending {
+		if h.pending[i].Alert.ReceivedAt.IsZero() {
+			h.pending[i].Alert.ReceivedAt = job.Received
 		}
+		alerts[i] = h.pending[i].Alert
+	}
+	// They go to their destinations now; the committer makes them durable
+	// meanwhile, and the source hears it is done only after that.
+	if disp := h.d.o.Dispatcher; disp != nil && len(alerts) > 0 {
 		h.prepared = append(h.prepared, disp.Prepare(alerts))
 	}
 	h.dones = append(h.dones, done{job: job, err: p.Err, n: len(h.pending)})
