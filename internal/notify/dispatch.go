@@ -301,16 +301,19 @@ func (d *Dispatcher) stream(ctx context.Context, dest string) {
 	// Prepare starts them itself while a slot is free, and the feeder
 	// sends the backlog as slots free.
 	eq := d.early[dest]
+	sendEarly := func(es *earlySend) { // with a slot taken
+		sending.Go(func() {
+			defer release()
+			d.sendEarly(ctx, dest, s, es, report)
+		})
+	}
 	eq.run(func(es *earlySend) bool {
 		select {
 		case <-free:
 		default:
 			return false
 		}
-		sending.Go(func() {
-			defer release()
-			d.sendEarly(ctx, dest, s, es, report)
-		})
+		sendEarly(es)
 		return true
 	})
 	var feeding sync.WaitGroup
@@ -328,10 +331,7 @@ func (d *Dispatcher) stream(ctx context.Context, dest string) {
 				d.untried(es)
 				return
 			}
-			sending.Go(func() {
-				defer release()
-				d.sendEarly(ctx, dest, s, es, report)
-			})
+			sendEarly(es)
 		}
 	})
 	defer func() {
